@@ -1,0 +1,50 @@
+# hautflow — the two commands of the README, and the pieces they are made of.
+#
+#   make run    set everything up, then run the main job against the embedded emulator
+#   make test   set everything up, then lint, type-check and run the whole test suite
+#
+# Only Python 3.11, pip and make are assumed. uv (installed from PyPI into .tools/) builds .venv
+# from uv.lock, so every machine runs the versions the suite was tested with.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+
+# Prefect stays quiet and self-contained wherever the project runs it.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: run test setup check lint typecheck pytest bench clean
+
+run: setup
+	$(BIN)/hautflow quickstart
+
+test: setup check pytest
+
+setup: $(BIN)/hautflow
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(BIN)/hautflow: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+check: lint typecheck
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

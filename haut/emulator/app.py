@@ -1,0 +1,116 @@
+"""The emulator as an ASGI app: routes, error shape, path normalising, faults, background ticker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from haut.emulator import (
+    notify,
+    processing,
+    routes_auth,
+    routes_catalog,
+    routes_datasets,
+    routes_emulator,
+    routes_images,
+    routes_results,
+    routes_subjects,
+)
+from haut.emulator.config import EmulatorConfig
+from haut.emulator.errors import install_error_handlers
+from haut.emulator.faults import FaultMiddleware
+from haut.emulator.state import EmulatorState
+
+log = logging.getLogger(__name__)
+
+_SLASHED_PREFIXES = ("/api/", "/service/", "/notifications")
+
+
+class TrailingSlashMiddleware:
+    """Every documented path ends with "/"; the same path without it means the same thing."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if (
+            scope["type"] in ("http", "websocket")
+            and path.startswith(_SLASHED_PREFIXES)
+            and not path.endswith("/")
+        ):
+            scope = {**scope, "path": path + "/", "raw_path": (path + "/").encode()}
+        await self.app(scope, receive, send)
+
+
+class SettleMiddleware:
+    """Due algorithm rows appear before any request is answered (lazy processing)."""
+
+    def __init__(self, app: ASGIApp, state: EmulatorState):
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            processing.settle(self.state)
+        await self.app(scope, receive, send)
+
+
+async def _ticker(state: EmulatorState) -> None:
+    """Settles due work and sends due webhooks even when nobody is asking."""
+    while True:
+        try:
+            processing.settle(state)
+            state.webhooks.dispatch_due()
+        except Exception:
+            log.exception("emulator background processing failed")
+        await asyncio.sleep(state.config.ticker_interval_seconds)
+
+
+def create_app(config: EmulatorConfig | None = None) -> FastAPI:
+    """A complete emulated Haut.AI service (also usable in-process with httpx.ASGITransport)."""
+    state = EmulatorState.open(config or EmulatorConfig())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(_ticker(state))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await state.webhooks.aclose()
+
+    app = FastAPI(
+        title="Haut.AI emulator",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.emulator = state
+    install_error_handlers(app)
+    for module in (
+        routes_auth,
+        routes_catalog,
+        routes_datasets,
+        routes_subjects,
+        routes_images,
+        routes_results,
+        routes_emulator,
+        notify,
+    ):
+        app.include_router(module.router)
+    # Added last = outermost: faults see the raw request, before the path is normalised.
+    app.add_middleware(SettleMiddleware, state=state)
+    app.add_middleware(TrailingSlashMiddleware)
+    app.add_middleware(FaultMiddleware, injector=state.faults)
+    return app

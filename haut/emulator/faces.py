@@ -1,0 +1,204 @@
+"""Synthetic portraits for tests and the sample data: drawn faces and face-free landscapes.
+
+:func:`render_face` draws a skin-toned face (hair, brows, eyes, nose, mouth, neck, shirt) on a
+plain background; its ``redness``, ``tone`` and ``blemishes`` move exactly the statistics the
+emulator's analysis reads, so tests can check that the emulated metrics respond. Everything is
+deterministic in the arguments (a seeded generator picks colours and small offsets).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import random
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+RGB = tuple[int, int, int]
+
+_DARK_SKIN: RGB = (100, 64, 48)
+_LIGHT_SKIN: RGB = (240, 198, 172)
+_REDNESS_SHIFT = (30, -32, -20)
+_BACKGROUNDS: tuple[tuple[RGB, RGB], ...] = (
+    ((70, 90, 120), (180, 190, 200)),
+    ((60, 100, 90), (190, 205, 200)),
+    ((40, 40, 60), (120, 130, 160)),
+    ((150, 160, 175), (215, 220, 228)),
+)
+_HAIR: tuple[RGB, ...] = ((22, 18, 18), (38, 28, 22), (30, 30, 36))
+_SHIRTS: tuple[RGB, ...] = ((40, 60, 120), (30, 30, 30), (50, 110, 70), (110, 110, 120))
+_IRIS: tuple[RGB, ...] = ((70, 50, 30), (60, 90, 130), (70, 100, 60))
+_SIDE_SHIFT = {"front": 0.0, "right": 0.07, "left": -0.07}
+
+
+def _mix(base: RGB, shift: tuple[float, float, float], amount: float) -> RGB:
+    r, g, b = (min(255, max(0, round(c + s * amount))) for c, s in zip(base, shift, strict=True))
+    return r, g, b
+
+
+def skin_colour(tone: float, redness: float) -> RGB:
+    """The face's base colour: ``tone`` 0 dark .. 1 light, ``redness`` 0 .. 1 flushed."""
+    tone = min(max(tone, 0.0), 1.0)
+    base = tuple(round(d + (lt - d) * tone) for d, lt in zip(_DARK_SKIN, _LIGHT_SKIN, strict=True))
+    return _mix((base[0], base[1], base[2]), _REDNESS_SHIFT, min(max(redness, 0.0), 1.0))
+
+
+def _scaled(colour: RGB, factor: float) -> RGB:
+    r, g, b = (min(255, round(c * factor)) for c in colour)
+    return r, g, b
+
+
+def _gradient(size: tuple[int, int], top: RGB, bottom: RGB) -> Image.Image:
+    width, height = size
+    ramp = np.linspace(0.0, 1.0, height)[:, None, None]
+    rows = np.array(top, dtype=float) * (1 - ramp) + np.array(bottom, dtype=float) * ramp
+    return Image.fromarray(np.repeat(rows, width, axis=1).astype(np.uint8), "RGB")
+
+
+def _ellipse(cx: float, cy: float, ax: float, ay: float) -> tuple[float, float, float, float]:
+    return cx - ax, cy - ay, cx + ax, cy + ay
+
+
+def _finish(canvas: Image.Image, seed: int, image_format: str) -> bytes:
+    """Soften, add sensor-like noise and encode."""
+    pixels = np.asarray(canvas.filter(ImageFilter.GaussianBlur(0.7)), dtype=np.float32)
+    noise = np.random.default_rng(seed).normal(0.0, 2.0, pixels.shape[:2])[:, :, None]
+    out = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8), "RGB")
+    buffer = io.BytesIO()
+    if image_format.upper() == "PNG":
+        out.save(buffer, "PNG", optimize=True)
+    else:
+        out.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+class _Portrait:
+    """The drawing of one face; sizes are fractions of the face ellipse's semi-axes."""
+
+    def __init__(self, size: tuple[int, int], rng: random.Random, side: str) -> None:
+        width, height = size
+        shift = _SIDE_SHIFT.get(side, 0.0)
+        self.turn = shift / 0.07 if shift else 0.0
+        self.cx = width * (0.5 + shift + rng.uniform(-0.015, 0.015))
+        self.cy = height * (0.46 + rng.uniform(-0.01, 0.01))
+        self.ay = height * 0.27
+        # Keep a face's proportions on landscape photos too.
+        self.ax = min(width * 0.27, 0.75 * self.ay) * (0.9 if shift else 1.0)
+        self.hairline = self.cy - 0.75 * self.ay
+
+    def at(self, u: float, v: float) -> tuple[float, float]:
+        """Pixel at ellipse-relative offsets (u across, v down; -1..1), turned with the head."""
+        return self.cx + (u + 0.12 * self.turn) * self.ax, self.cy + v * self.ay
+
+    def draw_head(self, draw: ImageDraw.ImageDraw, skin: RGB, hair: RGB, shirt: RGB) -> None:
+        width, height = draw.im.size
+        draw.ellipse(_ellipse(width / 2, height * 1.06, width * 0.46, height * 0.26), fill=shirt)
+        neck_half = 0.30 * self.ax
+        draw.rectangle(
+            (self.cx - neck_half, self.cy + 0.6 * self.ay, self.cx + neck_half, height * 0.86),
+            fill=_scaled(skin, 0.86),
+        )
+        draw.ellipse(
+            _ellipse(self.cx, self.cy - 0.12 * self.ay, 1.12 * self.ax, self.ay), fill=hair
+        )
+        draw.ellipse(_ellipse(self.cx, self.cy, self.ax, self.ay), fill=skin)
+        self._draw_fringe(draw, hair)
+
+    def _draw_fringe(self, draw: ImageDraw.ImageDraw, hair: RGB) -> None:
+        """Hair over the top of the face, down to the hairline."""
+        ax, ay, cy = 1.12 * self.ax, self.ay, self.cy - 0.12 * self.ay
+        top = []
+        for step in range(61):
+            angle = math.pi + math.pi * step / 60
+            x, y = self.cx + ax * math.cos(angle), cy + ay * math.sin(angle)
+            if y <= self.hairline:
+                top.append((x, y))
+        draw.polygon(top, fill=hair)
+
+    def draw_features(self, draw: ImageDraw.ImageDraw, skin: RGB, hair: RGB, iris: RGB) -> None:
+        brow_width = max(2, round(0.05 * self.ax))
+        for sign in (-1, 1):
+            x0, y0 = self.at(sign * 0.62, -0.42)
+            x1, y1 = self.at(sign * 0.18, -0.45)
+            draw.line((x0, y0, x1, y1), fill=hair, width=brow_width)
+            ex, ey = self.at(sign * 0.40, -0.26)
+            draw.ellipse(_ellipse(ex, ey, 0.17 * self.ax, 0.06 * self.ay), fill=(235, 235, 232))
+            draw.ellipse(_ellipse(ex, ey, 0.065 * self.ax, 0.055 * self.ay), fill=iris)
+            draw.ellipse(_ellipse(ex, ey, 0.03 * self.ax, 0.025 * self.ay), fill=(10, 10, 10))
+            nx, ny = self.at(sign * 0.09, 0.15)
+            draw.ellipse(
+                _ellipse(nx, ny, 0.05 * self.ax, 0.025 * self.ay), fill=_scaled(skin, 0.95)
+            )
+        mx, my = self.at(0.0, 0.45)
+        lips = _mix(_scaled(skin, 0.8), (50, -20, -5), 1.0)
+        draw.ellipse(_ellipse(mx, my, 0.30 * self.ax, 0.07 * self.ay), fill=lips)
+        draw.line(
+            (mx - 0.28 * self.ax, my, mx + 0.28 * self.ax, my), fill=_scaled(lips, 0.6), width=2
+        )
+
+    def blemish_spots(self, rng: random.Random, count: int) -> list[tuple[float, float, bool]]:
+        """Spot centres on forehead, cheeks and chin; every other one red (acne-like)."""
+        places = (
+            (-0.3, -0.66, 0.3, -0.58),
+            (-0.75, -0.05, -0.35, 0.25),
+            (0.35, -0.05, 0.75, 0.25),
+            (-0.2, 0.72, 0.2, 0.85),
+        )
+        spots = []
+        for index in range(count):
+            u0, v0, u1, v1 = places[index % len(places)]
+            x, y = self.at(rng.uniform(u0, u1), rng.uniform(v0, v1))
+            spots.append((x, y, index % 2 == 0))
+        return spots
+
+
+def render_face(
+    seed: int,
+    *,
+    size: tuple[int, int] = (480, 640),
+    redness: float = 0.0,
+    tone: float = 0.5,
+    blemishes: int = 0,
+    side: str = "front",
+    image_format: str = "JPEG",
+) -> bytes:
+    """A synthetic, clearly face-like portrait (JPEG or PNG bytes), deterministic in its args.
+
+    ``side`` "right"/"left" shows the head turned (face shifted and narrower). Photos smaller
+    than the analysis' minimum size are not faces to it, whatever is drawn.
+    """
+    rng = random.Random(seed)
+    background = _BACKGROUNDS[rng.randrange(len(_BACKGROUNDS))]
+    hair, shirt, iris = rng.choice(_HAIR), rng.choice(_SHIRTS), rng.choice(_IRIS)
+    skin = skin_colour(tone, redness)
+    canvas = _gradient(size, *background)
+    draw = ImageDraw.Draw(canvas)
+    portrait = _Portrait(size, rng, side)
+    portrait.draw_head(draw, skin, hair, shirt)
+    portrait.draw_features(draw, skin, hair, iris)
+    radius = max(2.0, size[0] * 0.011)
+    for x, y, red in portrait.blemish_spots(rng, blemishes):
+        colour = _mix(skin, (25, -60, -45), 1.0) if red else _scaled(skin, 0.62)
+        draw.ellipse(_ellipse(x, y, radius, radius), fill=colour)
+    return _finish(canvas, seed, image_format)
+
+
+def render_no_face(seed: int, *, size: tuple[int, int] = (480, 640)) -> bytes:
+    """A face-free landscape (sky, sun, hills, lake) as JPEG bytes, deterministic in its args."""
+    rng = random.Random(seed)
+    width, height = size
+    canvas = _gradient(size, (70, 120, 200), (170, 200, 235))
+    draw = ImageDraw.Draw(canvas)
+    sun_x, sun_y, sun_r = width * rng.uniform(0.2, 0.8), height * 0.18, width * 0.07
+    draw.ellipse(_ellipse(sun_x, sun_y, sun_r, sun_r), fill=(250, 235, 120))
+    for layer, green in enumerate(((60, 120, 60), (40, 95, 45), (30, 75, 40))):
+        base = height * (0.5 + 0.1 * layer)
+        phase, amplitude = rng.uniform(0, math.tau), height * rng.uniform(0.03, 0.08)
+        ridge = [
+            (x, base - amplitude * math.sin(phase + 6 * x / max(width, 1)))
+            for x in range(0, width + 16, 16)
+        ]
+        draw.polygon([*ridge, (width, height), (0, height)], fill=green)
+    draw.rectangle((0, height * 0.85, width, height), fill=(50, 90, 140))
+    return _finish(canvas, seed, "JPEG")

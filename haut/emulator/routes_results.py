@@ -1,0 +1,184 @@
+"""Results of an image and of a subject: rows, history, smoothing, aux images, PDF report.
+
+Reference §4.6, §4.7, §13.3, §13.9, §13.10, §13.12.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from haut.emulator import analysis, errors, pdf, smoothing
+from haut.emulator.auth import CompanyCaller, authenticate, bearer_token, state_of
+from haut.emulator.clock import parse_time
+from haut.emulator.routes_images import image_doc
+from haut.emulator.routes_subjects import base_url, subject_doc
+from haut.emulator.state import EmulatorState
+from haut.emulator.store import Doc
+from haut.emulator.wire import int_field, query_time
+
+_SUBJECT = "/api/v1/companies/{company_id}/datasets/{dataset_id}/subjects/{subject_id}"
+_IMAGE = _SUBJECT + "/batches/{batch_id}/images/{image_id}"
+_ROW_FILTERS = ("application_id", "application_run_id", "application_name")
+
+router = APIRouter()
+
+
+@router.get(_IMAGE + "/results/")
+async def image_results(
+    company_id: str,
+    dataset_id: str,
+    subject_id: str,
+    batch_id: str,
+    image_id: str,
+    request: Request,
+    _: CompanyCaller,
+) -> list[dict[str, Any]]:
+    """The rows finished so far (a bare array that grows as algorithms finish)."""
+    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
+    rows = state_of(request).store.children("results", image["id"])
+    for key in _ROW_FILTERS:
+        wanted = request.query_params.get(key)
+        if wanted:
+            rows = [row for row in rows if str(row.get(key)) == wanted]
+    return rows
+
+
+@router.get(_SUBJECT + "/all_results/")
+async def subject_results(
+    company_id: str,
+    dataset_id: str,
+    subject_id: str,
+    request: Request,
+    _: CompanyCaller,
+) -> list[dict[str, Any]]:
+    """Every row of the subject's images taken in [date_from, date_to], oldest image first."""
+    state = state_of(request)
+    subject = subject_doc(request, company_id, dataset_id, subject_id)
+    date_from, date_to = query_time(request, "date_from"), query_time(request, "date_to")
+    if date_to is not None and len(request.query_params.get("date_to", "")) <= 10:
+        date_to += timedelta(days=1)  # a bare date means the whole of that day
+    rows = []
+    for image in _by_time(state.store.owned("images", subject["id"])):
+        taken = parse_time(image["creation_time"])
+        if (date_from and taken < date_from) or (date_to and taken >= date_to):
+            continue
+        for row in state.store.children("results", image["id"]):
+            rows.append({**row, "batch_id": image["batch_id"], "subject_id": image["subject_id"]})
+    return rows
+
+
+def _by_time(images: list[Doc]) -> list[Doc]:
+    return sorted(images, key=lambda image: image["creation_time"])
+
+
+def face_values(rows: list[Doc]) -> dict[str, float]:
+    """The face-area main metric of every ok row, by algorithm family."""
+    values = {}
+    for row in rows:
+        value = analysis.face_main_value(row["result"]) if row["is_ok"] else None
+        if value is not None:
+            values[row["algorithm_family_tech_name"]] = value
+    return values
+
+
+def subject_history(state: EmulatorState, subject_id: str) -> list[tuple[Doc, dict[str, float]]]:
+    """Every image of the subject (oldest first) with its face main metrics."""
+    return [
+        (image, face_values(state.store.children("results", image["id"])))
+        for image in _by_time(state.store.owned("images", subject_id))
+    ]
+
+
+@router.get(_IMAGE + "/smoothed_results/")
+async def smoothed_results(
+    company_id: str,
+    dataset_id: str,
+    subject_id: str,
+    batch_id: str,
+    image_id: str,
+    request: Request,
+    _: CompanyCaller,
+) -> list[dict[str, Any]]:
+    state = state_of(request)
+    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
+    params = dict(request.query_params)
+    window = int_field(params, "sample_time_window", minimum=1)
+    max_size = int_field(params, "sample_max_size", minimum=1)
+    try:
+        method = smoothing.SmoothingMethod(params.get("smoothing_method") or "mean")
+    except ValueError as exc:
+        choices = ", ".join(m.value for m in smoothing.SmoothingMethod)
+        raise errors.invalid(
+            "smoothing_method", f"Choose one of: {choices}.", code="invalid_choice"
+        ) from exc
+    history = subject_history(state, image["subject_id"])
+    target = next(values for doc, values in history if doc["id"] == image["id"])
+    if not target:
+        return []  # no face (or nothing finished yet): nothing to smooth
+    return smoothing.smoothed_results(
+        parse_time(image["creation_time"]),
+        [(parse_time(doc["creation_time"]), values) for doc, values in history if values],
+        method=method,
+        window_days=window or 14,
+        max_size=max_size or 10,
+    )
+
+
+@router.get(_IMAGE + "/aux/")
+async def aux_images(
+    company_id: str,
+    dataset_id: str,
+    subject_id: str,
+    batch_id: str,
+    image_id: str,
+    request: Request,
+    _: CompanyCaller,
+) -> list[dict[str, Any]]:
+    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
+    base = base_url(request)
+    return [
+        {
+            **{k: v for k, v in aux.items() if k not in ("box", "image_id", "results")},
+            "urls": {"original": f"{base}/images/{aux['id']}.jpg"},
+            "results": aux["results"],
+        }
+        for aux in state_of(request).store.children("aux_images", image["id"])
+    ]
+
+
+@router.post(
+    "/service/pdf-generator/companies/{company_id}/datasets/{dataset_id}/subjects/"
+    "{subject_id}/batches/{batch_id}/images/{image_id}/pdf/"
+)
+async def pdf_report(
+    company_id: str,
+    dataset_id: str,
+    subject_id: str,
+    batch_id: str,
+    image_id: str,
+    request: Request,
+) -> Response:
+    """The image's PDF report; the token comes in ``access-token`` (or a Bearer header)."""
+    state = state_of(request)
+    token = request.headers.get("access-token") or bearer_token(
+        request.headers.get("authorization")
+    )
+    principal = authenticate(state, token)
+    if principal.company_id != company_id:
+        raise errors.permission_denied()
+    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
+    subject = subject_doc(request, company_id, dataset_id, subject_id)
+    rows = state.store.children("results", image["id"])
+    history = [
+        (doc["creation_time"], values) for doc, values in subject_history(state, subject["id"])
+    ]
+    document = pdf.image_report(subject=subject, image=image, rows=rows, history=history)
+    filename = f"report-{image['id']}.pdf"
+    return Response(
+        content=document,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,131 @@
+"""The single home of secret redaction: text, URLs, log records and credential values.
+
+Errors, logging and (later) run artifacts all pass text through :func:`redact`; aux image
+URLs are stored only after :func:`strip_url_secrets`. Secrets that have no recognisable shape
+(opaque tokens, passwords) are masked too once registered with :func:`register_secret`, which
+the client does for every credential and token it handles.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+MASK = "***"
+
+# Query parameter / field names that carry secrets (token=, access_token=, X-Goog-Signature=,
+# auth_key=, password=...). Matched case-insensitively anywhere in the name.
+_SECRET_NAME = re.compile(r"token|signature|secret|passw|key|auth|credential|cookie", re.IGNORECASE)
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_HEADER = re.compile(
+    r"(?im)^(\s*(?:authorization|proxy-authorization|cookie|set-cookie|access-token|"
+    r"x-csrftoken)\s*:\s*)(\S[^\r\n]*)"
+)
+_BEARER = re.compile(r"(?i)\b(bearer:?\s+)[A-Za-z0-9._~+/=-]+")
+_KEY_VALUE = re.compile(
+    r"""(?ix)
+    (["']?(?:password|passwd|access[_-]token|token_access|refresh_token|token|data_token|
+           authorization|authorization_value|secret_key|secret|api_key|b64data)["']?
+     \s*[:=]\s*
+     (?:SecretStr\()?["']?)
+    ([^"'\s,&;)}]+)
+    """
+)
+_QUERY_SECRET = re.compile(
+    r"([?&;][^=&\s#\"']*?(?:" + _SECRET_NAME.pattern + r")[^=&\s#\"']*=)"
+    r"([^&\s#\"']+)",
+    re.IGNORECASE,
+)
+
+_MIN_SECRET_LENGTH = 4
+_MAX_REGISTERED = 512
+_registered: dict[str, None] = {}  # an insertion-ordered set of exact secret values
+_registered_lock = threading.Lock()
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Mask this exact value wherever it appears from now on (tokens, passwords)."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not text or len(text) < _MIN_SECRET_LENGTH:
+        return
+    with _registered_lock:
+        _registered[text] = None
+        while len(_registered) > _MAX_REGISTERED:
+            del _registered[next(iter(_registered))]
+
+
+def _known_secrets() -> list[str]:
+    with _registered_lock:
+        return sorted(_registered, key=len, reverse=True)
+
+
+def redact(text: str) -> str:
+    """``text`` with every token, password, signature and credential header value masked."""
+    for secret in _known_secrets():
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _JWT.sub(MASK, text)
+    text = _HEADER.sub(lambda m: m.group(1) + MASK, text)
+    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    return _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a query parameter or field of this name carries a secret."""
+    return bool(_SECRET_NAME.search(name))
+
+
+def strip_url_secrets(url: str) -> str:
+    """``url`` without token-bearing query parameters or user:password (safe to store)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_name(k)
+    ]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message (and traceback) redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+# Loggers that see URLs or headers of our traffic: ours, httpx (logs every request URL,
+# and aux image URLs carry ?token=) and websockets.
+DEFAULT_REDACTED_LOGGERS = (
+    "haut",
+    "httpx",
+    "httpcore.http11",
+    "httpcore.connection",
+    "websockets.client",
+)
+
+
+def install_log_redaction(*logger_names: str) -> None:
+    """Attach the redacting filter to these loggers (default: ours and the HTTP libraries)."""
+    for name in logger_names or DEFAULT_REDACTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def get_logger(name: str) -> logging.Logger:
+    """A module logger whose records are always redacted."""
+    install_log_redaction(name)
+    return logging.getLogger(name)

@@ -1,0 +1,256 @@
+"""The payload models read the real captured responses and every shape variant we tolerate."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemas.api import (
+    AlgorithmInfo,
+    Dataset,
+    Login,
+    Profile,
+    Subject,
+    Webhook,
+    page_items,
+    parse_items,
+)
+from schemas.api_results import (
+    RESULT_ROWS,
+    AlgorithmResult,
+    AlgorithmResultMessage,
+    AreaResult,
+    AuxImage,
+    ErrorResult,
+    FaceDetectorResult,
+    PhotoCalculated,
+    ResultRow,
+    SmoothedValue,
+    UnknownNotification,
+    parse_notification,
+)
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def load(name: str) -> Any:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def capture() -> list[dict[str, Any]]:
+    return load("fsm2_image_results.json")
+
+
+def test_every_captured_row_parses_with_its_values(capture: list[dict[str, Any]]) -> None:
+    rows = RESULT_ROWS.validate_python(capture)
+
+    assert len(rows) == len(capture) == 17
+    for row, raw in zip(rows, capture, strict=True):
+        assert row.raw == raw
+        assert row.id == raw["id"]
+        assert row.algorithm_version_id == raw["algorithm_version_id"]
+        assert isinstance(row.result, AlgorithmResult)
+        assert row.creation_time is not None and row.creation_time.tzinfo is not None
+        raw_areas = raw["result"]["area_results"] or []
+        for area, raw_area in zip(row.result.area_results, raw_areas, strict=True):
+            assert area.area_name == raw_area["area_name"]
+            assert area.main_metric is not None
+            assert area.main_metric.value == raw_area["main_metric"]["value"]
+            assert area.main_metric.tech_name == raw_area["main_metric"]["tech_name"]
+
+
+def test_face_values_match_the_capture(capture: list[dict[str, Any]]) -> None:
+    rows = {r.algorithm_family_tech_name: r for r in RESULT_ROWS.validate_python(capture)}
+
+    assert rows["selfie_v2.redness"].face_value() == 70
+    assert rows["selfie_v2.hydration"].face_value() == 75
+    assert rows["selfie_v2.front_face_areas"].face_value() is None
+    assert rows["selfie_v2.redness"].creation_time == datetime(2022, 3, 22, 7, 7, 45, tzinfo=UTC)
+
+
+def test_quality_dict_sub_metrics_become_metric_list(capture: list[dict[str, Any]]) -> None:
+    raw = next(r for r in capture if r["algorithm_family_tech_name"] == "selfie_v2.quality")
+    row = ResultRow.model_validate(raw)
+
+    assert isinstance(row.result, AlgorithmResult)
+    face = row.result.area("face")
+    assert face is not None
+    raw_sub = raw["result"]["area_results"][0]["sub_metrics"]
+    assert {m.tech_name: m.value for m in face.sub_metrics} == raw_sub
+    assert face.debug_metrics == raw["result"]["area_results"][0]["debug_metrics"]
+    assert row.result.feedback is not None and row.result.feedback.tooltip is not None
+    assert row.result.feedback.tooltip.negative == ["Unacceptable face illumination"]
+
+
+def test_masks_keep_their_geometry(capture: list[dict[str, Any]]) -> None:
+    raw = next(r for r in capture if r["algorithm_family_tech_name"] == "selfie_v2.redness")
+    row = ResultRow.model_validate(raw)
+
+    assert isinstance(row.result, AlgorithmResult) and row.result.masks_original
+    mask = row.result.masks_original[0]
+    raw_mask = raw["result"]["masks_original"][0]
+    assert mask.view_box == raw_mask["view_box"]
+    assert mask.features[0].geometry is not None
+    assert (
+        mask.features[0].geometry.coordinates == raw_mask["features"][0]["geometry"]["coordinates"]
+    )
+
+
+def test_row_dump_round_trips_without_raw(capture: list[dict[str, Any]]) -> None:
+    row = ResultRow.model_validate(capture[0])
+    dumped = row.model_dump(mode="json")
+
+    assert "raw" not in dumped
+    assert ResultRow.model_validate(dumped).face_value() == row.face_value()
+
+
+def test_smoothed_capture_parses() -> None:
+    raw = load("fsm2_smoothed_results.json")
+    values = parse_items(SmoothedValue, raw)
+
+    assert [(v.algorithm_tech_name, v.value) for v in values] == [
+        (r["algorithm_tech_name"], r["value"]) for r in raw
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sub_metrics", "expected"),
+    [
+        (None, []),
+        ([], []),
+        ([{"tech_name": "a", "value": 1, "name": "A", "widget_type": "numeric"}], [("a", 1)]),
+        ({"focus": 97, "lightness": 16}, [("focus", 97), ("lightness", 16)]),
+        ({"x": {"value": 3, "name": "X"}}, [("x", 3)]),
+    ],
+)
+def test_sub_metrics_shapes(sub_metrics: Any, expected: list[tuple[str, Any]]) -> None:
+    area = AreaResult.model_validate({"area_name": "face", "sub_metrics": sub_metrics})
+    assert [(m.tech_name, m.value) for m in area.sub_metrics] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2022-03-22 07:07:46", datetime(2022, 3, 22, 7, 7, 46, tzinfo=UTC)),
+        ("2025-10-08T20:00:33.223Z", datetime(2025, 10, 8, 20, 0, 33, 223000, tzinfo=UTC)),
+        ("2025-10-08T22:00:33+02:00", datetime(2025, 10, 8, 20, 0, 33, tzinfo=UTC)),
+        ("2024.01.02 03:04:05", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)),
+    ],
+)
+def test_timestamps_become_aware_utc(text: str, expected: datetime) -> None:
+    subject = Subject.model_validate({"id": "s", "name": "n", "creation_time": text})
+    assert subject.creation_time == expected
+    assert (
+        subject.creation_time is not None and subject.creation_time.utcoffset().total_seconds() == 0
+    )  # type: ignore[union-attr]
+
+
+def test_bare_arrays_and_pages_read_alike() -> None:
+    items = [{"id": "d1", "name": "one"}, {"id": "d2", "name": "two"}]
+    page = {"count": 2, "next": "http://h/api/v1/x/?page=2", "previous": None, "results": items}
+
+    assert parse_items(Dataset, items) == parse_items(Dataset, page)
+    assert page_items(page)[1] == "http://h/api/v1/x/?page=2"
+    with pytest.raises(ValueError, match="paginated"):
+        page_items({"detail": "nope"})
+
+
+def test_error_and_face_detector_rows() -> None:
+    error = ResultRow.model_validate(
+        {"id": "r1", "is_ok": False, "result": {"error": "No face detected"}}
+    )
+    detector = ResultRow.model_validate(
+        {
+            "id": "r2",
+            "is_ok": True,
+            "result": {
+                "bbox": None,
+                "mesh": None,
+                "side": "front",
+                "feedback": {"overlay": "No face detected", "tooltip": {"warn": []}},
+                "detection_params": {"face_detected": False, "detection_confidence": 0.0},
+                "transform_sequence": {"sequence": []},
+            },
+        }
+    )
+
+    assert isinstance(error.result, ErrorResult) and error.result.error == "No face detected"
+    assert error.face_value() is None
+    assert isinstance(detector.result, FaceDetectorResult)
+    assert detector.result.detection_params is not None
+    assert detector.result.detection_params.face_detected is False
+
+
+def test_login_accepts_either_token_name_and_hides_it() -> None:
+    a = Login.model_validate({"id": 7, "company_id": "c", "access_token": "tok-secret-1"})
+    b = Login.model_validate({"id": 7, "company_id": "c", "token_access": "tok-secret-1"})
+
+    assert a.access_token.get_secret_value() == b.access_token.get_secret_value() == "tok-secret-1"
+    assert "tok-secret-1" not in repr(a)
+
+
+def test_profile_finds_company_and_user_in_nested_shapes() -> None:
+    nested = Profile.model_validate({"user": {"id": 12, "company_id": "c-1"}})
+    listed = Profile.model_validate({"id": 3, "companies": [{"id": "c-2", "name": "x"}]})
+
+    assert (nested.user_id(), nested.resolved_company_id()) == (12, "c-1")
+    assert (listed.user_id(), listed.resolved_company_id()) == (3, "c-2")
+
+
+def test_aux_image_urls_lose_their_tokens(capture: list[dict[str, Any]]) -> None:
+    aux = AuxImage.model_validate(
+        {
+            "id": "a1",
+            "aux_image_type": {"id": 1, "name": "Forehead", "tech_name": "forehead"},
+            "creation_time": "2022-03-22 07:07:46",
+            "urls": {"original": "https://saas.haut.ai/images/a1.jpg?token=eyJabc.def.ghi&size=2"},
+            "results": capture[:2],
+        }
+    )
+
+    assert aux.urls == {"original": "https://saas.haut.ai/images/a1.jpg?size=2"}
+    assert [r.id for r in aux.results] == [capture[0]["id"], capture[1]["id"]]
+
+
+def test_notifications_are_typed_and_unknown_ones_kept(capture: list[dict[str, Any]]) -> None:
+    done = parse_notification(
+        {
+            "event": "photo_calculated_by_app",
+            "image_id": "i",
+            "batch_id": "b",
+            "application_run_id": "r",
+        }
+    )
+    row = parse_notification({"event": "algorithm_result", "dataset_id": "d", "result": capture[0]})
+    other = parse_notification({"event": "something_new", "x": 1})
+
+    assert isinstance(done, PhotoCalculated) and done.image_id == "i"
+    assert isinstance(row, AlgorithmResultMessage) and row.result.raw == capture[0]
+    assert isinstance(other, UnknownNotification) and other.model_extra == {"x": 1}
+
+
+def test_dictionary_and_webhook_models() -> None:
+    algorithm = AlgorithmInfo.model_validate(
+        {
+            "id": 30,
+            "tech_name": "selfie_v2.redness",
+            "version": "2.0",
+            "algorithm_family": {"id": 3, "name": "Redness", "tech_name": "redness"},
+        }
+    )
+    hook = Webhook.model_validate(
+        {
+            "url": "http://h/x",
+            "authorization": "bearer",
+            "authorization_value": "hook-secret",
+            "secret_key": "sk-1",
+        }
+    )
+
+    assert algorithm.algorithm_family is not None and algorithm.algorithm_family.name == "Redness"
+    assert "hook-secret" not in repr(hook) and "sk-1" not in repr(hook)
