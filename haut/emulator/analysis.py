@@ -79,7 +79,11 @@ def _metric(metric: Metric, value: Value) -> dict[str, Any]:
     }
 
 
-def _area_results(photo: Photo, spec: AlgorithmSpec, layout: ResultLayout) -> list[dict[str, Any]]:
+def _area_results(
+    photo: Photo, spec: AlgorithmSpec, layout: ResultLayout
+) -> list[dict[str, Any]] | None:
+    if layout.area_results_null:
+        return None
     if not layout.areas:
         return []
     values = family_values(photo, spec.family_tech_name, layout.areas)

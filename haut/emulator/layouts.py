@@ -60,6 +60,7 @@ class ResultLayout:
     masks_original: tuple[MaskSpec, ...] | None = None
     masks_restored: tuple[MaskSpec, ...] | None = None
     main_by_area: dict[str, Metric] = field(default_factory=dict)
+    area_results_null: bool = False  # front_face_areas reports null, landmarks []
 
     def main_metric(self, area: str) -> Metric:
         """The main metric reported for ``area``."""
@@ -272,6 +273,7 @@ LAYOUTS: dict[str, ResultLayout] = {
         None,
         masks_original=_FACE_AREAS_ORIGINAL,
         masks_restored=_FACE_AREAS_RESTORED,
+        area_results_null=True,
     ),
     "selfie_v2.pigmentation": ResultLayout(
         "pigmentation",
