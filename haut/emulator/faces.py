@@ -67,7 +67,7 @@ def _finish(canvas: Image.Image, seed: int, image_format: str) -> bytes:
     out = Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8), "RGB")
     buffer = io.BytesIO()
     if image_format.upper() == "PNG":
-        out.save(buffer, "PNG", optimize=True)
+        out.save(buffer, "PNG")
     else:
         out.save(buffer, "JPEG", quality=85)
     return buffer.getvalue()

@@ -43,6 +43,11 @@ _POSITIVE = {
 }
 
 
+def jsonb_ordered(mapping: dict[str, Any]) -> dict[str, Any]:
+    """Keys in PostgreSQL jsonb order (shorter first, then bytewise), as the real API sends."""
+    return {key: mapping[key] for key in sorted(mapping, key=lambda k: (len(k), k.encode()))}
+
+
 def _sub_scores(photo: Photo, side: str) -> dict[str, int]:
     light = photo.brightness
     lightness = 100 - 3.5 * max(0.0, 40 - light) - 3.5 * max(0.0, light - 72)
@@ -82,7 +87,7 @@ def _debug_metrics(photo: Photo, side: str) -> dict[str, Any]:
             f"{side_name}_eye_l_channel": round(stats.lightness, 2),
         }
 
-    return {
+    metrics = {
         "yaw_angle": _YAW_BY_SIDE.get(side, 0.0),
         "pitch_angle": round(jitter(photo, "pitch", 6.0), 1),
         "eye_width_px": eye_width,
@@ -108,6 +113,7 @@ def _debug_metrics(photo: Photo, side: str) -> dict[str, Any]:
         "skin_overlap_left_eye_inner": score(100 * photo.area("left_eye_area").skin_share + 10),
         "skin_overlap_right_eye_inner": score(100 * photo.area("right_eye_area").skin_share + 10),
     }
+    return jsonb_ordered(metrics)
 
 
 def quality_result(photo: Photo, side: str) -> dict[str, Any]:

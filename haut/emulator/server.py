@@ -57,6 +57,7 @@ class EmulatorServer:
         self.app = create_app(self.config)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((self.host, self.port))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"

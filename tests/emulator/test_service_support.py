@@ -9,6 +9,7 @@ import base64
 import json
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +24,10 @@ from haut.emulator.faces import render_face
 from haut.emulator.server import EmulatorServer
 
 StartEmulator = Callable[..., EmulatorServer]
+
+# One connection pool for every test: building an httpx client (its TLS context) costs ~30 ms.
+_TRANSPORT = httpx.HTTPTransport()
+HTTP = httpx.Client(timeout=10, transport=_TRANSPORT)
 
 
 @pytest.fixture
@@ -40,10 +45,14 @@ def start_emulator() -> Iterator[StartEmulator]:
         server.stop()
 
 
-@pytest.fixture
-def emulator(start_emulator: StartEmulator) -> EmulatorServer:
-    """An emulator where algorithms finish at once."""
-    return start_emulator(algorithm_delay_seconds=0)
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatorServer]:
+    """An emulator where algorithms finish at once, shared by a module's tests.
+
+    Tests stay independent by logging in as a fresh user (own company) each time.
+    """
+    with EmulatorServer(EmulatorConfig(algorithm_delay_seconds=0)) as server:
+        yield server
 
 
 def b64(data: bytes) -> str:
@@ -78,8 +87,9 @@ class Caller:
         assert response.status_code == 201, response.text
         return dict(response.json())
 
-    def dataset(self, *, image_type_id: int = 1, algorithms: list[int] | None = None,
-                **settings: Any) -> str:
+    def dataset(
+        self, *, image_type_id: int = 1, algorithms: list[int] | None = None, **settings: Any
+    ) -> str:
         """A dataset with Face Skin Metrics 2.0 attached; returns its path."""
         body = {"name": "dataset", "image_type_id": image_type_id, **settings}
         dataset_id = self.created(f"{self.company}/datasets/", body)["id"]
@@ -95,15 +105,15 @@ class Caller:
     def batch(self, subject: str, body: dict[str, Any] | None = None) -> str:
         return f"{subject}/batches/{self.created(f'{subject}/batches/', body)['id']}"
 
-    def upload(self, batch: str, photo: bytes | None = None, side_id: int = 1,
-               **extra: Any) -> str:
+    def upload(self, batch: str, photo: bytes | None = None, side_id: int = 1, **extra: Any) -> str:
         """Uploads a photo (a synthetic face by default); returns the image path."""
         body = {"side_id": side_id, "light_id": 1, "b64data": b64(photo or render_face(1)), **extra}
         return f"{batch}/images/{self.created(f'{batch}/images/', body)['id']}"
 
 
-def login(server: EmulatorServer, username: str = "user@example.com") -> Caller:
-    http = httpx.Client(base_url=server.url, timeout=10)
+def login(server: EmulatorServer, username: str | None = None) -> Caller:
+    http = httpx.Client(base_url=server.url, timeout=10, transport=_TRANSPORT)
+    username = username or f"{uuid.uuid4().hex[:12]}@example.com"
     response = http.post("/api/v1/login/", json={"username": username, "password": "secret"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -111,7 +121,7 @@ def login(server: EmulatorServer, username: str = "user@example.com") -> Caller:
 
 
 def advance(server: EmulatorServer, seconds: float) -> None:
-    response = httpx.post(f"{server.url}/_emulator/clock", json={"advance_seconds": seconds})
+    response = HTTP.post(f"{server.url}/_emulator/clock", json={"advance_seconds": seconds})
     assert response.status_code == 200
 
 
@@ -141,8 +151,9 @@ def receiver() -> Iterator[Receiver]:
             body = json.loads(self.rfile.read(length) or b"null")
             target = box["receiver"]
             status = target.statuses.pop(0) if target.statuses else 204
-            target.requests.put({"path": self.path, "headers": dict(self.headers), "body": body,
-                                 "status": status})
+            target.requests.put(
+                {"path": self.path, "headers": dict(self.headers), "body": body, "status": status}
+            )
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()

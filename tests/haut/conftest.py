@@ -66,10 +66,17 @@ class FakeHaut:
 
     def _login_answer(self) -> httpx.Response:
         token = self.new_token()
-        return httpx.Response(200, json={
-            "id": 42, "email": USERNAME, "company_id": COMPANY, "access_token": token,
-            "token_access": token, "refresh_token": f"refresh-{self.issued}-Rr",
-        })
+        return httpx.Response(
+            200,
+            json={
+                "id": 42,
+                "email": USERNAME,
+                "company_id": COMPANY,
+                "access_token": token,
+                "token_access": token,
+                "refresh_token": f"refresh-{self.issued}-Rr",
+            },
+        )
 
     async def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -159,7 +166,6 @@ def make_client(
             "requests_per_second": None,
         }
         settings.update(options)
-        return HautClient("https://haut.test", PasswordCredentials(USERNAME, PASSWORD),
-                          **settings)
+        return HautClient("https://haut.test", PasswordCredentials(USERNAME, PASSWORD), **settings)
 
     return build

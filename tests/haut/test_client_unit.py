@@ -138,13 +138,18 @@ async def test_second_401_after_renewal_is_an_auth_error(
 async def test_wrong_password_is_an_auth_error_without_retries(
     fake: FakeHaut, sleeps: SleepRecorder
 ) -> None:
-    client = HautClient("https://haut.test", PasswordCredentials(USERNAME, "not-it-123"),
-                        transport=httpx.MockTransport(fake), sleep=sleeps)
+    client = HautClient(
+        "https://haut.test",
+        PasswordCredentials(USERNAME, "not-it-123"),
+        transport=httpx.MockTransport(fake),
+        sleep=sleeps,
+    )
     async with client:
         with pytest.raises(AuthError):
             await client.get_dataset("ds-1")
 
-    assert fake.logins == 1 and sleeps.waits == []
+    assert fake.logins == 1
+    assert sleeps.waits == []
 
 
 async def test_retry_after_is_honoured(
@@ -198,11 +203,18 @@ async def test_rate_limit_exhausted_raises_with_the_hint(
 
 @pytest.mark.parametrize(
     "failure",
-    [answer(502), answer(503), fail_with(httpx.ConnectError), fail_with(httpx.ReadTimeout),
-     fail_with(httpx.RemoteProtocolError)],
+    [
+        answer(502),
+        answer(503),
+        fail_with(httpx.ConnectError),
+        fail_with(httpx.ReadTimeout),
+        fail_with(httpx.RemoteProtocolError),
+    ],
 )
 async def test_transient_failures_are_retried_then_raised(
-    fake: FakeHaut, sleeps: SleepRecorder, make_client: ClientFactory,
+    fake: FakeHaut,
+    sleeps: SleepRecorder,
+    make_client: ClientFactory,
     failure: Callable[[httpx.Request], httpx.Response],
 ) -> None:
     fake.on("/datasets/ds-1/", *[failure for _ in range(4)])
@@ -214,9 +226,7 @@ async def test_transient_failures_are_retried_then_raised(
     assert len(sleeps.waits) == 3
 
 
-async def test_transient_failure_then_success(
-    fake: FakeHaut, make_client: ClientFactory
-) -> None:
+async def test_transient_failure_then_success(fake: FakeHaut, make_client: ClientFactory) -> None:
     fake.on("/datasets/ds-1/", answer(500), fail_with(httpx.ReadError))
     async with make_client() as client:
         assert (await client.get_dataset("ds-1")).name == "Dataset one"
@@ -233,9 +243,12 @@ async def test_validation_error_is_not_retried_and_carries_errors(
             await client.upload_image(BATCH, b"not an image", name="front.jpg")
 
     error = raised.value
-    assert error.status == 400 and error.codes == ["invalid_image"]
-    assert error.errors[0].attr == "b64data" and error.errors[0].extra == {"size": 3}
-    assert "invalid_image" in str(error) and "POST" in str(error)
+    assert error.status == 400
+    assert error.codes == ["invalid_image"]
+    assert error.errors[0].attr == "b64data"
+    assert error.errors[0].extra == {"size": 3}
+    assert "invalid_image" in str(error)
+    assert "POST" in str(error)
     assert sleeps.waits == []
 
 
@@ -252,11 +265,17 @@ async def test_not_found_is_not_retried(
 
 @pytest.mark.parametrize(
     "ambiguous",
-    [fail_with(httpx.ReadTimeout), fail_with(httpx.RemoteProtocolError),
-     fail_with(httpx.WriteError), answer(500), answer(503)],
+    [
+        fail_with(httpx.ReadTimeout),
+        fail_with(httpx.RemoteProtocolError),
+        fail_with(httpx.WriteError),
+        answer(500),
+        answer(503),
+    ],
 )
 async def test_create_is_not_retried_after_an_ambiguous_failure(
-    fake: FakeHaut, make_client: ClientFactory,
+    fake: FakeHaut,
+    make_client: ClientFactory,
     ambiguous: Callable[[httpx.Request], httpx.Response],
 ) -> None:
     fake.on("/batch-1/images/", ambiguous)
@@ -265,7 +284,10 @@ async def test_create_is_not_retried_after_an_ambiguous_failure(
             await client.upload_image(BATCH, b"jpeg bytes", side_id=2, name="right.jpg")
 
     assert [c for c in fake.calls if c[0] == "POST" and c[1].endswith("/images/")] == [
-        ("POST", "/api/v1/companies/comp-0001/datasets/ds-1/subjects/subj-1/batches/batch-1/images/")
+        (
+            "POST",
+            "/api/v1/companies/comp-0001/datasets/ds-1/subjects/subj-1/batches/batch-1/images/",
+        )
     ]
     assert raised.value.reconcile_by == {"batch_id": "batch-1", "name": "right.jpg", "side_id": 2}
     assert isinstance(raised.value, TransientError)
@@ -273,11 +295,16 @@ async def test_create_is_not_retried_after_an_ambiguous_failure(
 
 @pytest.mark.parametrize(
     "refused_before_acting",
-    [fail_with(httpx.ConnectError), fail_with(httpx.ConnectTimeout),
-     fail_with(httpx.PoolTimeout), answer(429, headers={"Retry-After": "1"})],
+    [
+        fail_with(httpx.ConnectError),
+        fail_with(httpx.ConnectTimeout),
+        fail_with(httpx.PoolTimeout),
+        answer(429, headers={"Retry-After": "1"}),
+    ],
 )
 async def test_create_is_retried_when_the_server_never_acted(
-    fake: FakeHaut, make_client: ClientFactory,
+    fake: FakeHaut,
+    make_client: ClientFactory,
     refused_before_acting: Callable[[httpx.Request], httpx.Response],
 ) -> None:
     fake.on("/subjects/", refused_before_acting)
@@ -323,8 +350,12 @@ async def test_secrets_never_reach_errors_reprs_or_logs(
     fake: FakeHaut, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    fake.on("/images/aux-1.jpg", lambda request: httpx.Response(
-        404, json=error_body("not_found", f"no image for {request.url}")))
+    fake.on(
+        "/images/aux-1.jpg",
+        lambda request: httpx.Response(
+            404, json=error_body("not_found", f"no image for {request.url}")
+        ),
+    )
     fake.on("/datasets/ds-1/", answer(503), answer(400, json=error_body("bad", "x")))
     async with make_client() as client:
         await client.login()
@@ -333,8 +364,14 @@ async def test_secrets_never_reach_errors_reprs_or_logs(
             await client.aux_image_jpeg("aux-1")
         with pytest.raises(ValidationError) as refused:
             await client.get_dataset("ds-1")
-        shown = [str(not_found.value), repr(not_found.value), str(refused.value), repr(client),
-                 repr(client.session.tokens.grant), repr(PasswordCredentials(USERNAME, PASSWORD))]
+        shown = [
+            str(not_found.value),
+            repr(not_found.value),
+            str(refused.value),
+            repr(client),
+            repr(client.session.tokens.grant),
+            repr(PasswordCredentials(USERNAME, PASSWORD)),
+        ]
         logged = [record.getMessage() for record in caplog.records]
 
     assert any("aux-1" in text for text in shown)
@@ -349,8 +386,9 @@ async def test_secrets_never_reach_errors_reprs_or_logs(
 async def test_private_token_is_used_as_is_and_never_refreshed(fake: FakeHaut) -> None:
     fake.valid_tokens.add("private-token-abc123")
     credentials = TokenCredentials("private-token-abc123", company_id="comp-0001")
-    async with HautClient("https://haut.test", credentials,
-                          transport=httpx.MockTransport(fake)) as client:
+    async with HautClient(
+        "https://haut.test", credentials, transport=httpx.MockTransport(fake)
+    ) as client:
         await client.get_dataset("ds-1")
         fake.expire_all_tokens()
         with pytest.raises(AuthError):
@@ -362,11 +400,27 @@ async def test_private_token_is_used_as_is_and_never_refreshed(fake: FakeHaut) -
 
 async def test_pages_are_followed_to_the_end(fake: FakeHaut, make_client: ClientFactory) -> None:
     base = "https://elsewhere.example/api/v1/companies/comp-0001/datasets/ds-1/subjects/"
-    fake.on("/subjects/",
-            answer(200, json={"count": 3, "next": base + "?page=2&page_size=2", "previous": None,
-                              "results": [{"id": "s1", "name": "a"}, {"id": "s2", "name": "b"}]}),
-            answer(200, json={"count": 3, "next": None, "previous": base,
-                              "results": [{"id": "s3", "name": "a"}]}))
+    fake.on(
+        "/subjects/",
+        answer(
+            200,
+            json={
+                "count": 3,
+                "next": base + "?page=2&page_size=2",
+                "previous": None,
+                "results": [{"id": "s1", "name": "a"}, {"id": "s2", "name": "b"}],
+            },
+        ),
+        answer(
+            200,
+            json={
+                "count": 3,
+                "next": None,
+                "previous": base,
+                "results": [{"id": "s3", "name": "a"}],
+            },
+        ),
+    )
     async with make_client() as client:
         found = await client.find_subjects("ds-1", "a")
 
@@ -379,7 +433,11 @@ async def test_pdf_and_aux_jpeg_carry_the_token_where_the_service_expects_it(
     seen: list[httpx.Request] = []
 
     def record(status: int, content: bytes) -> Callable[[httpx.Request], httpx.Response]:
-        return lambda request: seen.append(request) or httpx.Response(status, content=content)
+        def respond(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(status, content=content)
+
+        return respond
 
     fake.on("/pdf/", record(200, b"%PDF-1.4"))
     fake.on("/images/aux-9.jpg", record(200, b"\xff\xd8jpeg"))
@@ -390,7 +448,9 @@ async def test_pdf_and_aux_jpeg_carry_the_token_where_the_service_expects_it(
         token = next(iter(fake.valid_tokens))
 
     pdf, jpeg = seen
-    assert pdf.url.path == ("/service/pdf-generator/companies/comp-0001/datasets/ds-1/subjects/"
-                            "subj-1/batches/batch-1/images/img-1/pdf/")
+    assert pdf.url.path == (
+        "/service/pdf-generator/companies/comp-0001/datasets/ds-1/subjects/"
+        "subj-1/batches/batch-1/images/img-1/pdf/"
+    )
     assert pdf.headers["access-token"] == token
     assert jpeg.url.params["token"] == token

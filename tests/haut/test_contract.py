@@ -55,9 +55,12 @@ def sleeps() -> YieldingSleep:
 @pytest.fixture
 async def client(emulator: EmulatorServer, sleeps: YieldingSleep) -> AsyncIterator[HautClient]:
     async with HautClient(
-        emulator.url, PasswordCredentials("lab@example.com", PASSWORD), sleep=sleeps,
+        emulator.url,
+        PasswordCredentials("lab@example.com", PASSWORD),
+        sleep=sleeps,
         # cap 0.2 s: Retry-After hints up to 2 s (cap * 10) are obeyed, longer ones are absurd
-        retry=RetryPolicy(attempts=8, base=0.01, cap=0.2), requests_per_second=None,
+        retry=RetryPolicy(attempts=8, base=0.01, cap=0.2),
+        requests_per_second=None,
         max_concurrency=8,
     ) as haut:
         yield haut
@@ -89,35 +92,44 @@ async def test_identity_dictionaries_and_datasets(client: HautClient) -> None:
     assert await client.user_id() == profile.user_id()
     algorithms = {a.id: a for a in await client.algorithms()}
     assert algorithms[30].algorithm_family is not None
-    assert algorithms[30].algorithm_family.name == "Redness" and 40 in algorithms
+    assert algorithms[30].algorithm_family.name == "Redness"
+    assert 40 in algorithms
     selfie = next(t for t in await client.image_types() if t.id == 1)
     assert [s.id for s in selfie.sides] == [1, 2, 3]
 
-    created = [await client.create_dataset(f"ds {n}", expire_images_after_days=30)
-               for n in range(3)]
+    created = [
+        await client.create_dataset(f"ds {n}", expire_images_after_days=30) for n in range(3)
+    ]
     assert (await client.get_dataset(created[0].id)).expire_images_after_days == 30
     paged = [d.id async for d in client.iter_datasets(page_size=2)]
-    assert set(paged) >= {d.id for d in created} and len(paged) == len(set(paged))
+    assert set(paged) >= {d.id for d in created}
+    assert len(paged) == len(set(paged))
     assert [d.id for d in await client.list_datasets(q="ds 1")] == [created[1].id]
     found = await client.find_dataset("ds 2")
-    assert found is not None and found.id == created[2].id
-    updated = await client.update_dataset(created[0].id, expire_images_after_days=None,
-                                          clean_images_as_soon_as_ready=True)
-    assert updated.expire_images_after_days is None and updated.clean_images_as_soon_as_ready
+    assert found is not None
+    assert found.id == created[2].id
+    updated = await client.update_dataset(
+        created[0].id, expire_images_after_days=None, clean_images_as_soon_as_ready=True
+    )
+    assert updated.expire_images_after_days is None
+    assert updated.clean_images_as_soon_as_ready
     with pytest.raises(NotFoundError):
         await client.get_dataset("00000000-0000-0000-0000-000000000000")
 
     assert FSM2_APPLICATION_ID in {a.id for a in await client.list_applications()}
     run = await client.attach_application(created[0].id, enabled_algorithms=[30, 40])
     again = await client.attach_application(created[0].id, enabled_algorithms=[30, 31, 40])
-    assert sorted(again.enabled_algorithms) == [30, 31, 40] and run.dataset_id == created[0].id
+    assert sorted(again.enabled_algorithms) == [30, 31, 40]
+    assert run.dataset_id == created[0].id
 
 
 async def test_subjects_batches_and_deletes(client: HautClient) -> None:
     dataset = await client.create_dataset("people")
     subjects = [await client.create_subject(dataset.id, name) for name in ("ann", "bob", "ann")]
     assert {s.id for s in await client.find_subjects(dataset.id, "ann")} == {
-        subjects[0].id, subjects[2].id}
+        subjects[0].id,
+        subjects[2].id,
+    }
     assert len([s async for s in client.iter_subjects(dataset.id, page_size=1)]) == 3
     bob = SubjectRef(dataset.id, subjects[1].id)
     assert (await client.get_subject(bob)).name == "bob"
@@ -137,32 +149,40 @@ async def test_subjects_batches_and_deletes(client: HautClient) -> None:
 async def test_upload_results_aux_history_smoothing_and_pdf(
     client: HautClient, emulator: EmulatorServer
 ) -> None:
-    dataset_id, batch = await new_capture(client)
+    _dataset_id, batch = await new_capture(client)
     taken = datetime.now(UTC) - timedelta(days=2)
-    image = await client.upload_image(batch, render_face(7), side_id=1, name="front.jpg",
-                                      creation_time=taken)
+    image = await client.upload_image(
+        batch, render_face(7), side_id=1, name="front.jpg", creation_time=taken
+    )
     ref = batch.image(image.id)
     assert [i.id for i in await client.find_images(batch, "front.jpg")] == [image.id]
     assert (await client.get_image(ref)).id == image.id
     await finish_processing(emulator)
 
     rows = await client.results(ref)
-    assert rows and all(row.is_ok for row in rows)
+    assert rows
+    assert all(row.is_ok for row in rows)
     redness = next(r for r in rows if r.algorithm_family_tech_name == "selfie_v2.redness")
-    assert isinstance(redness.result, AlgorithmResult) and isinstance(redness.face_value(), int)
+    assert isinstance(redness.result, AlgorithmResult)
+    assert isinstance(redness.face_value(), int)
 
     aux = await client.aux_images(ref)
-    assert aux and all("token" not in url for a in aux for url in a.urls.values())
+    assert aux
+    assert all("token" not in url for a in aux for url in a.urls.values())
     assert (await client.aux_image_jpeg(aux[0].id))[:2] == b"\xff\xd8"
 
-    history = await client.all_results(batch.subject, date_from=taken - timedelta(days=1),
-                                       date_to=datetime.now(UTC) + timedelta(days=1))
+    history = await client.all_results(
+        batch.subject,
+        date_from=taken - timedelta(days=1),
+        date_to=datetime.now(UTC) + timedelta(days=1),
+    )
     assert {row.image_id for row in history} == {image.id}
     assert await client.all_results(batch.subject, date_to=taken - timedelta(days=1)) == []
 
     smoothed = await client.smoothed_results(ref, method="mean_without_outliers")
     assert {s.algorithm_tech_name: s.value for s in smoothed}["selfie_v2.redness"] == (
-        redness.face_value())
+        redness.face_value()
+    )
     assert (await client.pdf_report(ref)).startswith(b"%PDF")
 
 
@@ -179,14 +199,14 @@ async def test_private_token_round_trip(client: HautClient, emulator: EmulatorSe
     assert token.id not in {t.id for t in await client.list_private_tokens()}
 
 
-async def next_message(stream: Any, kind: type, timeout: float = 10.0) -> Any:
+async def next_message(stream: Any, kind: type, within: float = 10.0) -> Any:
     async def wanted() -> Any:
         async for message in stream:
             if isinstance(message, kind):
                 return message
         raise AssertionError("stream ended")
 
-    return await asyncio.wait_for(wanted(), timeout)
+    return await asyncio.wait_for(wanted(), within)
 
 
 async def test_both_websockets_deliver_after_an_upload(
@@ -199,8 +219,43 @@ async def test_both_websockets_deliver_after_an_upload(
         row = await next_message(results, AlgorithmResultMessage)
         done = await next_message(users, PhotoCalculated)
 
-    assert row.result.image_id == image.id and row.batch_id == batch.batch_id
-    assert done.image_id == image.id and done.subject_id == batch.subject_id
+    assert row.result.image_id == image.id
+    assert row.batch_id == batch.batch_id
+    assert done.image_id == image.id
+    assert done.subject_id == batch.subject_id
+
+
+async def wait_until(condition: Any, within: float = 10.0) -> None:
+    """Polls an async condition until it holds (the emulator's state, not a fixed sleep)."""
+    async with asyncio.timeout(within):
+        # The condition lives in another process' state: there is no event to wait on.
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+async def test_user_stream_reconnects_after_the_server_drops_it(
+    client: HautClient, emulator: EmulatorServer
+) -> None:
+    _, batch = await new_capture(client)
+    await control(emulator, "PUT", "faults", {"websocket_drop": 1.0})
+    async with client.user_notifications() as users:
+        first = await client.upload_image(batch, render_face(1), name="front.jpg")
+        await finish_processing(emulator)
+        assert (await next_message(users, PhotoCalculated)).image_id == first.id
+
+        following = asyncio.create_task(next_message(users, PhotoCalculated))
+
+        async def listening_again() -> bool:
+            stats = await control(emulator, "GET", "stats")
+            return users.reconnects == 1 and stats["websocket_listeners"] == 1
+
+        await wait_until(listening_again)
+        second_batch = await client.create_batch(batch.subject)
+        second = await client.upload_image(
+            batch.subject.batch(second_batch.id), render_face(2), name="front.jpg"
+        )
+        await finish_processing(emulator)
+        assert (await following).image_id == second.id
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -209,8 +264,9 @@ class _Receiver(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
-        self.received.append({"path": self.path, "headers": dict(self.headers),
-                              "body": json.loads(body or b"{}")})
+        self.received.append(
+            {"path": self.path, "headers": dict(self.headers), "body": json.loads(body or b"{}")}
+        )
         self.arrived.set()
         self.send_response(204)
         self.end_headers()
@@ -235,8 +291,9 @@ async def test_webhook_is_delivered_with_its_authorization(
 ) -> None:
     url, handler = receiver
     dataset_id, batch = await new_capture(client)
-    hook = await client.set_webhook(dataset_id, url, authorization="bearer",
-                                    authorization_value="hook-secret-42")
+    hook = await client.set_webhook(
+        dataset_id, url, authorization="bearer", authorization_value="hook-secret-42"
+    )
     assert [w.url for w in await client.list_webhooks(dataset_id)] == [url]
     image = await client.upload_image(batch, render_face(5), name="front.jpg")
     await finish_processing(emulator)
@@ -255,24 +312,28 @@ async def test_rides_through_a_429_storm_honouring_retry_after(
     client: HautClient, emulator: EmulatorServer, sleeps: YieldingSleep
 ) -> None:
     dataset = await client.create_dataset("storm")
-    await control(emulator, "PUT", "faults",
-                  {"rate_429": 0.5, "retry_after_seconds": 0.2, "seed": 11})
+    await control(
+        emulator, "PUT", "faults", {"rate_429": 0.5, "retry_after_seconds": 0.2, "seed": 11}
+    )
     names = [f"s{n}" for n in range(12)]
     created = await asyncio.gather(*(client.create_subject(dataset.id, n) for n in names))
     await control(emulator, "PUT", "faults", {"rate_429": 0.0})
 
     assert sorted(s.name for s in created) == sorted(names)
-    assert sleeps.waits and all(wait == 1.0 for wait in sleeps.waits)  # the server's "1"
+    assert sleeps.waits
+    assert all(wait == 1.0 for wait in sleeps.waits)
     assert (await control(emulator, "GET", "stats"))["subjects"] == len(names)
 
 
-async def ensure_subject(client: HautClient, dataset_id: str, name: str) -> Subject:
+async def ensure_subject(
+    client: HautClient, dataset_id: str, name: str, doubts: list[CreateInDoubtError]
+) -> Subject:
     """Create once: after an in-doubt create, look the subject up before trying again."""
     for _ in range(10):
         try:
             return await client.create_subject(dataset_id, name)
         except CreateInDoubtError as doubt:
-            assert doubt.reconcile_by["name"] == name
+            doubts.append(doubt)
             found = await client.find_subjects(dataset_id, name)
             if found:
                 return found[0]
@@ -285,10 +346,13 @@ async def test_rides_through_5xx_and_dropped_connections_without_duplicates(
     dataset = await client.create_dataset("flaky")
     await control(emulator, "PUT", "faults", {"rate_5xx": 0.2, "rate_drop": 0.2, "seed": 5})
     names = [f"p{n}" for n in range(15)]
-    subjects = [await ensure_subject(client, dataset.id, name) for name in names]
+    doubts: list[CreateInDoubtError] = []
+    subjects = [await ensure_subject(client, dataset.id, name, doubts) for name in names]
     listed = await client.list_subjects(dataset.id)
     await control(emulator, "PUT", "faults", {"rate_5xx": 0.0, "rate_drop": 0.0})
 
+    assert doubts  # the faults really made some creates ambiguous
+    assert all(doubt.reconcile_by["dataset_id"] == dataset.id for doubt in doubts)
     assert sorted(s.name for s in subjects) == sorted(names)
     assert sorted(s.name for s in listed) == sorted(names)  # each exactly once
 
@@ -309,4 +373,16 @@ async def test_expired_token_causes_exactly_one_refresh(
 
 async def test_image_id_reference_shapes(client: HautClient) -> None:
     ref = ImageRef("d", "s", "b", "i")
-    assert ref.batch.image("i") == ref and ref.batch.subject == SubjectRef("d", "s")
+    assert ref.batch.image("i") == ref
+    assert ref.batch.subject == SubjectRef("d", "s")
+
+
+async def test_same_client_runs_in_process_on_asgi_transport() -> None:
+    from haut.emulator.server import create_app
+
+    transport = httpx.ASGITransport(app=create_app(EmulatorConfig()))
+    async with HautClient(
+        "http://emulator.invalid", PasswordCredentials("a@b.c", PASSWORD), transport=transport
+    ) as in_process:
+        dataset = await in_process.create_dataset("in process")
+        assert (await in_process.get_dataset(dataset.id)).name == "in process"

@@ -20,7 +20,10 @@ JWT = jwt_with_exp(1_900_000_000, "x")
     [
         ("GET https://h/images/a.jpg?token=abc123def&size=2", "abc123def"),
         ("https://h/x?access_token=zzz999&y=1", "zzz999"),
-        ("https://storage.googleapis.com/b/o?X-Goog-Signature=deadbeef01&X-Goog-Date=1", "deadbeef01"),
+        (
+            "https://storage.googleapis.com/b/o?X-Goog-Signature=deadbeef01&X-Goog-Date=1",
+            "deadbeef01",
+        ),
         ("https://hook.example/cb?auth_key=hook-value-7", "hook-value-7"),
         ("Authorization: Bearer opaque-tok-1", "opaque-tok-1"),
         ("> Cookie: authorization=cookie-tok-2", "cookie-tok-2"),
@@ -58,12 +61,20 @@ def test_log_filter_redacts_message_arguments_and_tracebacks() -> None:
     except RuntimeError:
         import sys
 
-        record = logging.LogRecord("haut", logging.ERROR, __file__, 1, "calling %s",
-                                   ("https://h/x?token=arg-secret-8",), sys.exc_info())
+        record = logging.LogRecord(
+            "haut",
+            logging.ERROR,
+            __file__,
+            1,
+            "calling %s",
+            ("https://h/x?token=arg-secret-8",),
+            sys.exc_info(),
+        )
     RedactingFilter().filter(record)
 
     assert "arg-secret-8" not in record.getMessage()
-    assert record.exc_text is not None and "tb-secret-9" not in record.exc_text
+    assert record.exc_text is not None
+    assert "tb-secret-9" not in record.exc_text
 
 
 def test_credentials_reprs_hide_secrets() -> None:
@@ -74,15 +85,20 @@ def test_credentials_reprs_hide_secrets() -> None:
 def test_error_message_has_method_path_status_and_codes_but_no_token() -> None:
     request = httpx.Request("GET", "https://h/images/a.jpg?token=err-tok-77")
     response = httpx.Response(
-        404, request=request,
+        404,
+        request=request,
         json={"errors": [{"code": "not_found", "detail": "no a.jpg?token=err-tok-77"}]},
     )
     error = error_from_response(response)
 
     assert isinstance(error, HautError)
     text = str(error)
-    assert "GET" in text and "/images/a.jpg" in text and "404" in text and "not_found" in text
-    assert "err-tok-77" not in text and "err-tok-77" not in (error.path or "")
+    assert "GET" in text
+    assert "/images/a.jpg" in text
+    assert "404" in text
+    assert "not_found" in text
+    assert "err-tok-77" not in text
+    assert "err-tok-77" not in (error.path or "")
 
 
 def test_jwt_expiry_reads_exp_without_verification() -> None:

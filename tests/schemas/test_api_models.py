@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,8 @@ def test_every_captured_row_parses_with_its_values(capture: list[dict[str, Any]]
         assert row.id == raw["id"]
         assert row.algorithm_version_id == raw["algorithm_version_id"]
         assert isinstance(row.result, AlgorithmResult)
-        assert row.creation_time is not None and row.creation_time.tzinfo is not None
+        assert row.creation_time is not None
+        assert row.creation_time.tzinfo is not None
         raw_areas = raw["result"]["area_results"] or []
         for area, raw_area in zip(row.result.area_results, raw_areas, strict=True):
             assert area.area_name == raw_area["area_name"]
@@ -83,7 +84,8 @@ def test_quality_dict_sub_metrics_become_metric_list(capture: list[dict[str, Any
     raw_sub = raw["result"]["area_results"][0]["sub_metrics"]
     assert {m.tech_name: m.value for m in face.sub_metrics} == raw_sub
     assert face.debug_metrics == raw["result"]["area_results"][0]["debug_metrics"]
-    assert row.result.feedback is not None and row.result.feedback.tooltip is not None
+    assert row.result.feedback is not None
+    assert row.result.feedback.tooltip is not None
     assert row.result.feedback.tooltip.negative == ["Unacceptable face illumination"]
 
 
@@ -91,7 +93,8 @@ def test_masks_keep_their_geometry(capture: list[dict[str, Any]]) -> None:
     raw = next(r for r in capture if r["algorithm_family_tech_name"] == "selfie_v2.redness")
     row = ResultRow.model_validate(raw)
 
-    assert isinstance(row.result, AlgorithmResult) and row.result.masks_original
+    assert isinstance(row.result, AlgorithmResult)
+    assert row.result.masks_original
     mask = row.result.masks_original[0]
     raw_mask = raw["result"]["masks_original"][0]
     assert mask.view_box == raw_mask["view_box"]
@@ -145,9 +148,8 @@ def test_sub_metrics_shapes(sub_metrics: Any, expected: list[tuple[str, Any]]) -
 def test_timestamps_become_aware_utc(text: str, expected: datetime) -> None:
     subject = Subject.model_validate({"id": "s", "name": "n", "creation_time": text})
     assert subject.creation_time == expected
-    assert (
-        subject.creation_time is not None and subject.creation_time.utcoffset().total_seconds() == 0
-    )  # type: ignore[union-attr]
+    assert subject.creation_time is not None
+    assert subject.creation_time.utcoffset() == timedelta(0)
 
 
 def test_bare_arrays_and_pages_read_alike() -> None:
@@ -179,7 +181,8 @@ def test_error_and_face_detector_rows() -> None:
         }
     )
 
-    assert isinstance(error.result, ErrorResult) and error.result.error == "No face detected"
+    assert isinstance(error.result, ErrorResult)
+    assert error.result.error == "No face detected"
     assert error.face_value() is None
     assert isinstance(detector.result, FaceDetectorResult)
     assert detector.result.detection_params is not None
@@ -229,9 +232,12 @@ def test_notifications_are_typed_and_unknown_ones_kept(capture: list[dict[str, A
     row = parse_notification({"event": "algorithm_result", "dataset_id": "d", "result": capture[0]})
     other = parse_notification({"event": "something_new", "x": 1})
 
-    assert isinstance(done, PhotoCalculated) and done.image_id == "i"
-    assert isinstance(row, AlgorithmResultMessage) and row.result.raw == capture[0]
-    assert isinstance(other, UnknownNotification) and other.model_extra == {"x": 1}
+    assert isinstance(done, PhotoCalculated)
+    assert done.image_id == "i"
+    assert isinstance(row, AlgorithmResultMessage)
+    assert row.result.raw == capture[0]
+    assert isinstance(other, UnknownNotification)
+    assert other.model_extra == {"x": 1}
 
 
 def test_dictionary_and_webhook_models() -> None:
@@ -252,5 +258,7 @@ def test_dictionary_and_webhook_models() -> None:
         }
     )
 
-    assert algorithm.algorithm_family is not None and algorithm.algorithm_family.name == "Redness"
-    assert "hook-secret" not in repr(hook) and "sk-1" not in repr(hook)
+    assert algorithm.algorithm_family is not None
+    assert algorithm.algorithm_family.name == "Redness"
+    assert "hook-secret" not in repr(hook)
+    assert "sk-1" not in repr(hook)
