@@ -84,15 +84,16 @@ async def run_quickstart(*, api_url: str | None, image: Path | None, out: Path) 
 
         expected = len(run.enabled_algorithms) or len(await client.algorithms())
         rows = await _wait_for_results(client, image_ref, expected)
-        names = {a.id: _algorithm_name(a.algorithm_family, a.version) for a in await client.algorithms()}
+        names = {
+            a.id: _algorithm_name(a.algorithm_family, a.version) for a in await client.algorithms()
+        }
         console.print(_results_table(rows, names))
         if len(rows) < expected:
             console.print(f"[yellow]{len(rows)} of {expected} algorithms finished in time[/]")
 
         aux = await client.aux_images(image_ref)
-        console.print(
-            f"aux images: {', '.join(a.aux_image_type.name or '?' for a in aux if a.aux_image_type)}"
-        )
+        segments = [a.aux_image_type.name or "?" for a in aux if a.aux_image_type]
+        console.print(f"aux images: {', '.join(segments)}")
         week_ago = datetime.now(UTC) - timedelta(weeks=1)
         history = await client.all_results(subject_ref, date_from=week_ago)
         console.print(f"history since {week_ago:%Y-%m-%d}: {len(history)} result rows")
@@ -102,10 +103,14 @@ async def run_quickstart(*, api_url: str | None, image: Path | None, out: Path) 
             + ", ".join(f"{s.algorithm_name} {s.value}" for s in smoothed)
         )
 
-        out.mkdir(parents=True, exist_ok=True)
         report = out / f"report-{uploaded.id}.pdf"
-        report.write_bytes(await client.pdf_report(image_ref))
+        _save(report, await client.pdf_report(image_ref))
         console.print(f"PDF report: {report}")
+
+
+def _save(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
 
 
 def _algorithm_name(family: object, version: str | None) -> str:

@@ -1,11 +1,11 @@
-'''The code of the vendor's API quick-start guide, copied as written there, step by step.
+"""The code of the vendor's API quick-start guide, copied as written there, step by step.
 
 Source: the Haut.AI "API Quick Start Guide" (docs.saas.haut.ai, developer guides), kept in the
 project's shared reference as ``seed/api_quick_start.txt``. The Python steps are verbatim; the
 notebook lines ``!wget`` / ``!pip`` are not Python and are left out. The curl examples are kept as
 the shell commands they are (see ``CURL_*``). What a test changes before running them, and why,
 is said in ``test_guide_as_written.py``: only hosts, placeholder ids and credentials.
-'''
+"""
 
 IMPORTS = """
 import base64
@@ -259,7 +259,7 @@ CURL_PDF = r"""curl -X 'POST' \
   "waitUntil": "networkidle0"
 }'"""
 
-CURL_RETENTION_FIELDS = (
+RETENTION_FIELDS = (
     "expire_images_after_days",
     "expire_metadata_after_day",
     "clean_images_as_soon_as_ready",

@@ -154,7 +154,9 @@ def test_guide_rest_steps_run_as_written(
         headers={"Authorization": f"Bearer {ns['token']}"},
         timeout=10,
     ).json()
-    jpeg = requests.get(f"{emulator.url}/images/{face[0]['id']}.jpg?token={ns['token']}", timeout=10)
+    jpeg = requests.get(
+        f"{emulator.url}/images/{face[0]['id']}.jpg?token={ns['token']}", timeout=10
+    )
     assert jpeg.status_code == 200
     assert jpeg.content[:3] == b"\xff\xd8\xff"
 
@@ -216,9 +218,7 @@ def test_guide_result_streaming_as_written(
         listening = asyncio.ensure_future(
             ns["test_results"](host, "your@gmail.com", "your_password", ns["company_id"])
         )
-        await asyncio.to_thread(
-            wait_for, lambda: _listeners(emulator) > 0, "the stream to be open"
-        )
+        await asyncio.to_thread(wait_for, lambda: _listeners(emulator) > 0, "the stream to be open")
         image_id = await asyncio.to_thread(upload_another_photo, emulator, ns, 5)
         await asyncio.to_thread(
             wait_for,
@@ -304,8 +304,8 @@ def test_guide_curl_examples_as_written(
     assert sorted(r["algorithm_version_id"] for r in rows if r["image_id"] == upcoming) == [30, 40]
 
     # Data retention: the fields the guide names, in a PUT to the dataset.
-    retention = dict.fromkeys(guide.CURL_RETENTION_FIELDS[:2], 30)
-    retention[guide.CURL_RETENTION_FIELDS[2]] = True  # type: ignore[assignment]
+    retention = dict.fromkeys(guide.RETENTION_FIELDS[:2], 30)
+    retention[guide.RETENTION_FIELDS[2]] = True
     dataset_url = f"{emulator.url}/api/v1/companies/{ns['company_id']}/datasets/{ns['dataset_id']}/"
     assert requests.put(dataset_url, json=retention, headers=auth, timeout=10).status_code == 200
     dataset = requests.get(dataset_url, headers=auth, timeout=10).json()
