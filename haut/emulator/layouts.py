@@ -126,19 +126,40 @@ FACE_AREA_MASKS: tuple[tuple[str, str], ...] = (
 _FACE_AREAS_ORIGINAL = tuple(MaskSpec(t, n, POLYGON, None, t) for t, n in FACE_AREA_MASKS)
 _FACE_AREAS_RESTORED = _FACE_AREAS_ORIGINAL[:7]
 
+_REDNESS_SUBS = (
+    _m("redness_local_score", "Redness Local Score"),
+    _m("redness_global_score", "Redness Global Score"),
+)
+_EYE_BAGS_SUBS = (
+    _m("dark_circles_score", "Dark Circle Score"),
+    _m("eye_bags_score", "Eye Bags Score"),
+    _m("lacrimal_grooves_score", "Lacrimal Grooves Score"),
+)
+_ACNE_SUBS = (
+    _m("number_of_regions", "Number of acne regions", _NUMERIC),
+    _m("density_score", "Acne regions density score", _DENSITY),
+    _m("average_intensity_score", "Average intensity of acne regions", _DENSITY),
+)
+_PIGMENTATION_SUBS = (
+    _m("number_of_regions", "Number of pigmentation spots", _NUMERIC),
+    _m("density_score", "Pigmentation density score", _DENSITY),
+    _m("average_intensity_score", "Average intensity of pigmentation", _DENSITY),
+    _m("average_region_size", "Average size of pigmentation spots", _DENSITY),
+    _m("region_size_std", "Standard deviation of pigmentation spots size", _DENSITY),
+)
+_SKIN_TONE_SUBS = (
+    _m("skintone_l_channel", "SkinTone L channel", _NUMERIC),
+    _m("skintone_a_channel", "SkinTone a channel", _NUMERIC),
+    _m("skintone_b_channel", "SkinTone b channel", _NUMERIC),
+)
+
 LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.redness": ResultLayout(
         "redness",
         ("face", "nose", "forehead", "right_cheek", "left_cheek", "chin"),
         _m("redness_score", "Redness Score"),
-        face_subs=(
-            _m("redness_local_score", "Redness Local Score"),
-            _m("redness_global_score", "Redness Global Score"),
-        ),
-        area_subs=(
-            _m("redness_local_score", "Redness Local Score"),
-            _m("redness_global_score", "Redness Global Score"),
-        ),
+        face_subs=_REDNESS_SUBS,
+        area_subs=_REDNESS_SUBS,
         **_masks(
             _pair(
                 "redness_mask_original", "redness_mask", "Redness Mask", HEATMAP, "#0000FF", "skin"
@@ -165,16 +186,8 @@ LAYOUTS: dict[str, ResultLayout] = {
         "eye_bags",
         ("face", "left_eye_area", "right_eye_area"),
         _m("eye_area_condition", "Eye Area Condition"),
-        face_subs=(
-            _m("dark_circles_score", "Dark Circle Score"),
-            _m("eye_bags_score", "Eye Bags Score"),
-            _m("lacrimal_grooves_score", "Lacrimal Grooves Score"),
-        ),
-        area_subs=(
-            _m("dark_circles_score", "Dark Circle Score"),
-            _m("eye_bags_score", "Eye Bags Score"),
-            _m("lacrimal_grooves_score", "Lacrimal Grooves Score"),
-        ),
+        face_subs=_EYE_BAGS_SUBS,
+        area_subs=_EYE_BAGS_SUBS,
         **_masks(
             _pair(
                 "dark_circles_original_mask",
@@ -247,16 +260,8 @@ LAYOUTS: dict[str, ResultLayout] = {
         "acne",
         _CHEEKS_ETC,
         _m("acne_score", "Acne score"),
-        face_subs=(
-            _m("number_of_regions", "Number of acne regions", _NUMERIC),
-            _m("density_score", "Acne regions density score", _DENSITY),
-            _m("average_intensity_score", "Average intensity of acne regions", _DENSITY),
-        ),
-        area_subs=(
-            _m("number_of_regions", "Number of acne regions", _NUMERIC),
-            _m("density_score", "Acne regions density score", _DENSITY),
-            _m("average_intensity_score", "Average intensity of acne regions", _DENSITY),
-        ),
+        face_subs=_ACNE_SUBS,
+        area_subs=_ACNE_SUBS,
         **_masks(
             _pair("acne_mask_origin", "acne_mask", "Acne regions mask", POLYGON, "#ffffff", "acne")
         ),
@@ -279,20 +284,8 @@ LAYOUTS: dict[str, ResultLayout] = {
         "pigmentation",
         _CHEEKS_ETC,
         _m("pigmentation_score", "Pigmentation score"),
-        face_subs=(
-            _m("number_of_regions", "Number of pigmentation spots", _NUMERIC),
-            _m("density_score", "Pigmentation density score", _DENSITY),
-            _m("average_intensity_score", "Average intensity of pigmentation", _DENSITY),
-            _m("average_region_size", "Average size of pigmentation spots", _DENSITY),
-            _m("region_size_std", "Standard deviation of pigmentation spots size", _DENSITY),
-        ),
-        area_subs=(
-            _m("number_of_regions", "Number of pigmentation spots", _NUMERIC),
-            _m("density_score", "Pigmentation density score", _DENSITY),
-            _m("average_intensity_score", "Average intensity of pigmentation", _DENSITY),
-            _m("average_region_size", "Average size of pigmentation spots", _DENSITY),
-            _m("region_size_std", "Standard deviation of pigmentation spots size", _DENSITY),
-        ),
+        face_subs=_PIGMENTATION_SUBS,
+        area_subs=_PIGMENTATION_SUBS,
         **_masks(
             _pair(
                 "pigmentation_mask_origin",
@@ -317,16 +310,8 @@ LAYOUTS: dict[str, ResultLayout] = {
         "skin_tone",
         ("face", "forehead", "right_cheek", "left_cheek"),
         _m("ita_score", "ITA score", "ITA"),
-        face_subs=(
-            _m("skintone_l_channel", "SkinTone L channel", _NUMERIC),
-            _m("skintone_a_channel", "SkinTone a channel", _NUMERIC),
-            _m("skintone_b_channel", "SkinTone b channel", _NUMERIC),
-        ),
-        area_subs=(
-            _m("skintone_l_channel", "SkinTone L channel", _NUMERIC),
-            _m("skintone_a_channel", "SkinTone a channel", _NUMERIC),
-            _m("skintone_b_channel", "SkinTone b channel", _NUMERIC),
-        ),
+        face_subs=_SKIN_TONE_SUBS,
+        area_subs=_SKIN_TONE_SUBS,
     ),
     "selfie_v2.quality": ResultLayout(
         "quality", ("face",), _m("image_quality_score", "Image Quality Score")

@@ -148,9 +148,8 @@ def _face_rows_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     ends = np.concatenate((rows[breaks], [rows[-1]]))
     run = next(i for i in range(len(starts)) if starts[i] <= peak <= ends[i])
     top, bottom = int(starts[run]), int(ends[run]) + 1
-    columns = np.flatnonzero(mask[top:bottom].any(axis=0))
-    xs = np.nonzero(mask[top:bottom])[1]
-    left, right = np.percentile(xs, [2, 98]) if len(columns) else (0, 0)
+    # Percentiles rather than extremes, so stray skin-coloured pixels do not widen the face.
+    left, right = np.percentile(np.nonzero(mask[top:bottom])[1], [2, 98])
     return int(left), top, int(right) + 1, bottom
 
 

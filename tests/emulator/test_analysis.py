@@ -174,7 +174,8 @@ def test_values_stay_within_their_ranges(kwargs: dict[str, Any]) -> None:
                 if widget == "category":
                     assert isinstance(value, str)
                     continue
-                assert isinstance(value, int) and not isinstance(value, bool)
+                assert isinstance(value, int)
+                assert not isinstance(value, bool)
                 if widget == "bad_good_line":
                     assert 0 <= value <= 100
                 elif widget == "ITA":
@@ -250,7 +251,8 @@ def test_detector_reports_the_face_it_found(face: Photo) -> None:
     assert params["face_detected"] is True
     assert 0.5 < params["detection_confidence"] <= 1
     left, top, right, bottom = result["bbox"]
-    assert 0 <= left < right <= face.width and 0 <= top < bottom <= face.height
+    assert 0 <= left < right <= face.width
+    assert 0 <= top < bottom <= face.height
     assert len(result["mesh"]) == 53
 
 
@@ -291,7 +293,7 @@ def _points(geometry: dict[str, Any]) -> list[list[int]]:
 
 
 def _all_masks(photo: Photo) -> list[dict[str, Any]]:
-    masks = []
+    masks: list[dict[str, Any]] = []
     for _, result in outcomes(photo).values():
         masks += (result.get("masks_original") or []) + (result.get("masks_restored") or [])
     return masks
@@ -307,7 +309,8 @@ def test_mask_coordinates_are_integers_inside_their_view_box(face: Photo) -> Non
         assert len(points) < 600, mask["tech_name"]
         for point in points:
             assert all(isinstance(c, int) for c in point)
-            assert 0 <= point[0] < width and 0 <= point[1] < height
+            assert 0 <= point[0] < width
+            assert 0 <= point[1] < height
 
 
 def test_original_masks_lie_on_the_face(face: Photo) -> None:
@@ -319,7 +322,8 @@ def test_original_masks_lie_on_the_face(face: Photo) -> None:
             continue
         for feature in mask["features"]:
             for x, y, *_ in _points(feature["geometry"]):
-                assert left - margin <= x <= right + margin and top - margin <= y <= bottom + margin
+                assert left - margin <= x <= right + margin
+                assert top - margin <= y <= bottom + margin
 
 
 def test_polygon_rings_are_closed_and_heatmaps_have_levels(face: Photo) -> None:
@@ -399,7 +403,8 @@ def test_aux_jpegs_are_crops_inside_the_photo(
 ) -> None:
     for outcome in aux:
         left, top, right, bottom = outcome.box
-        assert 0 <= left < right <= face.width and 0 <= top < bottom <= face.height
+        assert 0 <= left < right <= face.width
+        assert 0 <= top < bottom <= face.height
         image = Image.open(io.BytesIO(render_aux_jpeg(face_bytes, outcome)))
         assert image.format == "JPEG"
         if outcome.tech_name == "restored":

@@ -47,11 +47,12 @@ def start_emulator() -> Iterator[StartEmulator]:
 
 @pytest.fixture(scope="module")
 def emulator() -> Iterator[EmulatorServer]:
-    """An emulator where algorithms finish at once, shared by a module's tests.
+    """An emulator where algorithms finish at once (and no rate limit bites), one per module.
 
     Tests stay independent by logging in as a fresh user (own company) each time.
     """
-    with EmulatorServer(EmulatorConfig(algorithm_delay_seconds=0)) as server:
+    settings = EmulatorConfig(algorithm_delay_seconds=0, rate_limit_per_second=10_000)
+    with EmulatorServer(settings) as server:
         yield server
 
 

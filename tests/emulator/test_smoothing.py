@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ def days_before(days: float) -> datetime:
     return TARGET - timedelta(days=days)
 
 
-def redness(history: list[tuple[float, float]], method: SmoothingMethod, **kwargs: Any) -> int:
+def redness(history: Sequence[tuple[float, float]], method: SmoothingMethod, **kwargs: Any) -> int:
     """Smoothed redness of a history given as (days before the target, value)."""
     body = smoothed_results(
         TARGET,

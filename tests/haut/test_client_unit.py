@@ -1,4 +1,4 @@
-"""HautClient against a scripted fake API: auth sharing, retries, creates, throttling, secrets."""
+"""HautClient against a scripted fake API: one shared login, refresh, retries, single creates."""
 
 from __future__ import annotations
 
