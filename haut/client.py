@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -361,7 +361,7 @@ class HautClient(CaptureCalls):
             lambda: self._query("company_id", self.company_id()),
         )
 
-    async def _query(self, name: str, value: Any) -> str:
+    async def _query(self, name: str, value: Awaitable[Any]) -> str:
         return urlencode({name: await value})
 
     def _stream(

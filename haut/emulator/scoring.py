@@ -100,7 +100,8 @@ class _Scorer:
             out[area] = (round(max(-90.0, min(90.0, ita))), channels)
         return out
 
-    def _spot_values(self, kind: str, area: str) -> tuple[int, tuple[int, ...], list[Spot]]:
+    def _spot_values(self, kind: str, area: str) -> tuple[int, tuple[int, ...]]:
+        """Score and (count, density, intensity, mean size, size spread) of one spot kind."""
         spots = self._spots(kind, area)
         penalty = sum(2 + 10 * spot.intensity for spot in spots)
         # Spot sizes as if the face were 300 px wide, so they do not grow with resolution.
@@ -109,17 +110,17 @@ class _Scorer:
         intensity = round(100 * fmean(s.intensity for s in spots)) if spots else 0
         main = score(100 - penalty + (self._j(f"{kind}:{area}", 1.5) if spots else 0))
         size_stats = (round(fmean(sizes)), round(pstdev(sizes))) if sizes else (0, 0)
-        return main, (len(spots), density, intensity, *size_stats), spots
+        return main, (len(spots), density, intensity, *size_stats)
 
     def acne(self, areas: tuple[str, ...]) -> AreaValues:
         out: AreaValues = {}
         for area in areas:
-            main, subs, _ = self._spot_values(RED, area)
+            main, subs = self._spot_values(RED, area)
             out[area] = (main, subs[:3])
         return out
 
     def pigmentation(self, areas: tuple[str, ...]) -> AreaValues:
-        return {area: self._spot_values(DARK, area)[:2] for area in areas}
+        return {area: self._spot_values(DARK, area) for area in areas}
 
     def uniformness(self, areas: tuple[str, ...]) -> AreaValues:
         out: AreaValues = {}

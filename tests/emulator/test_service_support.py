@@ -9,6 +9,7 @@ import base64
 import json
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -126,6 +127,15 @@ def advance(server: EmulatorServer, seconds: float) -> None:
     assert response.status_code == 200
 
 
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Waits for a condition (checked every 10 ms); fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(0.01)
+
+
 def error_codes(response: httpx.Response) -> list[str]:
     return [error["code"] for error in response.json()["errors"]]
 
@@ -164,7 +174,7 @@ def receiver() -> Iterator[Receiver]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     box["receiver"] = Receiver(f"http://127.0.0.1:{server.server_address[1]}/hook")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     yield box["receiver"]
     server.shutdown()
