@@ -24,7 +24,7 @@ from haut.emulator import (
 )
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.errors import install_error_handlers
-from haut.emulator.faults import FaultMiddleware
+from haut.emulator.faults import FaultMiddleware, hide_injected_drops_from_server_log
 from haut.emulator.state import EmulatorState
 
 log = logging.getLogger(__name__)
@@ -40,12 +40,11 @@ class TrailingSlashMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if (
-            scope["type"] in ("http", "websocket")
-            and path.startswith(_SLASHED_PREFIXES)
-            and not path.endswith("/")
-        ):
-            scope = {**scope, "path": path + "/", "raw_path": (path + "/").encode()}
+        if scope["type"] in ("http", "websocket"):
+            if path.startswith(_SLASHED_PREFIXES) and not path.endswith("/"):
+                scope = {**scope, "path": path + "/", "raw_path": (path + "/").encode()}
+            elif path.startswith("/_emulator/") and path.endswith("/"):
+                scope = {**scope, "path": path[:-1], "raw_path": path[:-1].encode()}
         await self.app(scope, receive, send)
 
 
@@ -113,4 +112,5 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     app.add_middleware(SettleMiddleware, state=state)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(FaultMiddleware, injector=state.faults)
+    hide_injected_drops_from_server_log()
     return app

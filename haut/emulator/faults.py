@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 import random
 import threading
@@ -29,6 +30,20 @@ class Fault(StrEnum):
 
 class ConnectionDropped(ConnectionError):
     """Raised inside the server after the response headers so the connection is aborted."""
+
+
+class _HideInjectedDrops(logging.Filter):
+    """The server logs an aborted response as an error; an injected drop is not one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
+
+
+_DROP_FILTER = _HideInjectedDrops()
+
+
+def hide_injected_drops_from_server_log() -> None:
+    logging.getLogger("uvicorn.error").addFilter(_DROP_FILTER)  # a no-op when already added
 
 
 class FaultInjector:

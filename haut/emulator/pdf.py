@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from fpdf import FPDF
+from typing import TYPE_CHECKING, Any
 
 from haut.emulator.store import Doc
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 _HISTORY_COLUMNS = 6  # metrics per history table row, so the table fits the page width
 
@@ -77,6 +78,8 @@ def image_report(
     *, subject: Doc, image: Doc, rows: Sequence[Doc], history: Sequence[tuple[str, dict[str, Any]]]
 ) -> bytes:
     """A PDF (bytes) with the image's metrics and the subject's history."""
+    from fpdf import FPDF  # imported here: fpdf takes over a second to import
+
     report = FPDF(format="A4")
     report.set_title("Skin analysis report")
     report.add_page()

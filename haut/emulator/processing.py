@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CACHED_PHOTOS = 512
+MAX_CACHED_OUTCOMES = 2048
 SWEEP_EVERY_SECONDS = 1.0
 
 
@@ -94,7 +95,7 @@ def _finish(state: EmulatorState, image_id: str, algorithm_id: int, due_at: floa
     spec = catalog.algorithm(algorithm_id)
     run = next(r for r in image["runs"] if algorithm_id in r["algorithms"])
     photo = photo_of(state, image)
-    outcome = _outcome(image, photo, spec)
+    outcome = _outcome(state, image, photo, spec)
     row = shapes.result_row(image, run, spec, outcome, wire_time(due_at))
     with state.store.transaction():
         state.store.insert("results", row, parent=image_id)
@@ -106,18 +107,24 @@ def _finish(state: EmulatorState, image_id: str, algorithm_id: int, due_at: floa
 
 
 def _outcome(
-    image: Doc, photo: analysis.Photo | None, spec: catalog.AlgorithmSpec
+    state: EmulatorState, image: Doc, photo: analysis.Photo | None, spec: catalog.AlgorithmSpec
 ) -> tuple[bool, dict[str, Any]]:
     if photo is None:
         return False, {"error": "Image is not available"}
+    detector = face_detector_enabled(image)
+    side = _tech_name(image, "sides", "side_id", "front")
+    light = _tech_name(image, "lights", "light_id", "regular")
+    key = (photo.sha256, spec.id, detector, side, light)
     try:
-        return analysis.algorithm_outcome(
-            photo,
-            spec,
-            face_detector_enabled=face_detector_enabled(image),
-            side=_tech_name(image, "sides", "side_id", "front"),
-            light=_tech_name(image, "lights", "light_id", "regular"),
-        )
+        cached = state.outcomes.get(key)
+        if cached is None:
+            if len(state.outcomes) >= MAX_CACHED_OUTCOMES:
+                state.outcomes.pop(next(iter(state.outcomes)))
+            cached = analysis.algorithm_outcome(
+                photo, spec, face_detector_enabled=detector, side=side, light=light
+            )
+            state.outcomes[key] = cached
+        return cached
     except Exception:
         # One bad computation must not wedge the queue: the row records the failure instead.
         log.exception("algorithm %s failed on image %s", spec.id, image["id"])

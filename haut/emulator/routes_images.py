@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import uuid
 from typing import Any
 
@@ -65,7 +66,7 @@ def _check_capacity(state: EmulatorState, batch: Doc, kind: dict[str, Any], side
         )
 
 
-def _decode(body: Body) -> tuple[bytes, analysis.Photo]:
+def _decode(state: EmulatorState, body: Body) -> tuple[bytes, analysis.Photo]:
     text = text_field(body, "b64data", required=True, max_length=2**31)
     assert text is not None
     if text.startswith("data:") and "," in text:
@@ -78,6 +79,9 @@ def _decode(body: Body) -> tuple[bytes, analysis.Photo]:
         raise errors.invalid("b64data", "Invalid base64 data.", code="invalid_image") from exc
     if len(data) > MAX_IMAGE_BYTES:
         raise _too_large()
+    known = state.photos.get(hashlib.sha256(data).hexdigest())
+    if known is not None:
+        return data, known
     try:
         return data, analysis.inspect_photo(data)
     except analysis.UnreadableImage as exc:
@@ -148,7 +152,7 @@ async def upload_to_batch(
     body = await json_body(request)
     placement = _placement(state, subject, body)
     _check_capacity(state, batch, placement[0], placement[1])
-    doc = _store_image(state, batch, body, placement, _decode(body))
+    doc = _store_image(state, batch, body, placement, _decode(state, body))
     return shapes.image(doc, base_url(request))
 
 
@@ -165,7 +169,7 @@ async def upload_to_subject(
     subject = subject_doc(request, company_id, dataset_id, subject_id)
     body = await json_body(request)
     placement = _placement(state, subject, body)
-    decoded = _decode(body)
+    decoded = _decode(state, body)
     batch = new_batch(state, subject, captured_at=None)
     return shapes.image(_store_image(state, batch, body, placement, decoded), base_url(request))
 

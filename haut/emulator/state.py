@@ -30,6 +30,8 @@ class EmulatorState:
     login_limit: LoginLimit
     hub: NotificationHub = field(default_factory=NotificationHub)
     photos: dict[str, Any] = field(default_factory=dict)  # sha256 -> analysis.Photo
+    # (sha256, algorithm id, face detector on, side, light) -> (is_ok, payload)
+    outcomes: dict[tuple[Any, ...], tuple[bool, dict[str, Any]]] = field(default_factory=dict)
     last_sweep: float = 0.0
     webhooks: WebhookDispatcher = field(init=False)
 

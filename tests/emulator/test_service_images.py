@@ -286,3 +286,18 @@ def test_expiry_deletes_photos_then_results(emulator: EmulatorServer) -> None:
     assert photo.status_code == 404
     assert len(rows_after_photo_expiry) == ALL_ALGORITHMS
     assert caller.get(f"{image}/results/").json() == []
+
+
+def test_image_time_comes_from_the_upload_or_its_batch(emulator: EmulatorServer) -> None:
+    caller = login(emulator)
+    subject = caller.subject(caller.dataset(algorithms=[40]))
+    dated_batch = caller.batch(subject, {"creation_time": "2023-01-02T03:04:05Z"})
+
+    from_batch = caller.get(caller.upload(dated_batch) + "/").json()
+    from_upload = caller.created(
+        f"{subject}/images/",
+        {"side_id": 1, "b64data": b64(render_face(8)), "creation_time": "2022.06.07 08:09:10"},
+    )
+
+    assert from_batch["creation_time"] == "2023-01-02 03:04:05"
+    assert from_upload["creation_time"] == "2022-06-07 08:09:10"

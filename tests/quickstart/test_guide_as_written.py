@@ -65,7 +65,8 @@ def run_curl(
     """Make the request a curl command line describes, after replacing its placeholders."""
     for placeholder, value in replacements.items():
         command = command.replace(placeholder, value)
-    words = iter(shlex.split(command))
+    # The guide prints one example with its line continuations flattened to "\ " on one line.
+    words = iter(shlex.split(command.replace(" \\ ", " ")))
     assert next(words) == "curl"
     method, url, data = "GET", None, None
     headers: dict[str, str] = {}

@@ -1,0 +1,147 @@
+"""Sorting by a manifest: its rows say which file is which subject, session and side.
+
+A row's path is relative to the source, an absolute local path, or a URL. The manifest replaces
+the folder layout, but the source is still listed: a photo under it that no row names is
+quarantined as outside the layout (so a forgotten row never drops a photo silently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+
+from schemas.captures import QuarantinedFile, QuarantineReason
+from tasks.candidates import Candidate, Sorted
+from tasks.discovery_errors import ManifestError
+from tasks.layout import SideWords, claims_image, is_system_file
+from tasks.listing import ListedFile, uri_of
+from tasks.manifest import BadRow, ManifestRow, read_manifest
+
+
+def sort_by_manifest(
+    fs: AbstractFileSystem,
+    root: str,
+    files: Sequence[ListedFile],
+    manifest: str,
+    storage_options: Mapping[str, Any] | None,
+    side_words: SideWords,
+) -> Sorted:
+    """Candidates from the manifest's rows; bad rows and unlisted photos quarantined."""
+    manifest_fs, manifest_path = _filesystem_for(manifest, fs, storage_options)
+    rows, bad = _read(manifest_fs, manifest_path, manifest, side_words)
+    listed = {f.path: f for f in files}
+    quarantined = [_bad_row(manifest_fs, manifest_path, row, fs, root) for row in bad]
+    candidates: list[Candidate] = []
+    named: set[str] = set()
+    for row in rows:
+        row_fs, path = _resolve(row.path, fs, root, storage_options)
+        info = listed[path].info if row_fs is fs and path in listed else _info(row_fs, path)
+        if info is None or info.get("type") == "directory":
+            missing = BadRow(
+                row.line, row.path, f"{manifest} line {row.line}: no file at {row.path}",
+                "correct the path (relative to the source folder) or delete the row",
+            )  # fmt: skip
+            quarantined.append(_bad_row(manifest_fs, manifest_path, missing, fs, root))
+            continue
+        named.add(path)
+        side = row.side or side_words.side_in_name(path.rsplit("/", 1)[-1])
+        candidates.append(_candidate(row_fs, path, row, info, side))
+    unlisted = [f for f in files if f.path not in named and f.path != manifest_path]
+    quarantined.extend(_unlisted(fs, f, manifest) for f in unlisted if _is_photo(f))
+    outside = len({c.path for c in candidates if c.fs is not fs or c.path not in listed})
+    return Sorted(candidates, quarantined, len(files) + outside)
+
+
+def _candidate(
+    fs: AbstractFileSystem, path: str, row: ManifestRow, info: Mapping[str, Any], side: Any
+) -> Candidate:
+    return Candidate(
+        fs=fs,
+        path=path,
+        name=row.path,
+        info=info,
+        subject_key=row.subject_key,
+        session_key=row.session_key,
+        side=side,
+        light_id=row.light_id,
+        captured_at=row.captured_at,
+    )
+
+
+def _filesystem_for(
+    url: str, source_fs: AbstractFileSystem, storage_options: Mapping[str, Any] | None
+) -> tuple[AbstractFileSystem, str]:
+    # The source's storage options only fit URLs of the source's own protocol.
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    protocols = (source_fs.protocol,) if isinstance(source_fs.protocol, str) else source_fs.protocol
+    options = dict(storage_options or {}) if protocol in protocols else {}
+    fs, path = url_to_fs(url, **options)
+    return fs, path
+
+
+def _read(
+    fs: AbstractFileSystem, path: str, manifest: str, side_words: SideWords
+) -> tuple[list[ManifestRow], list[BadRow]]:
+    try:
+        with fs.open(path, "rt", encoding="utf-8-sig", newline="") as stream:
+            return read_manifest(stream, manifest, side_words)
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(
+            f"manifest {manifest} cannot be read ({type(error).__name__}: {error}). "
+            "Fix: give the path or URL of a UTF-8 CSV file"
+        ) from error
+
+
+def _resolve(
+    row_path: str,
+    fs: AbstractFileSystem,
+    root: str,
+    storage_options: Mapping[str, Any] | None,
+) -> tuple[AbstractFileSystem, str]:
+    if "://" in row_path or row_path.startswith("/"):
+        return _filesystem_for(row_path, fs, storage_options)
+    return fs, _below(root, row_path)
+
+
+def _below(root: str, relative: str) -> str:
+    parts = [part for part in relative.split("/") if part not in ("", ".")]
+    return "/".join([root.rstrip("/"), *parts])
+
+
+def _info(fs: AbstractFileSystem, path: str) -> Mapping[str, Any] | None:
+    try:
+        return dict(fs.info(path))
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _bad_row(
+    manifest_fs: AbstractFileSystem,
+    manifest_path: str,
+    row: BadRow,
+    fs: AbstractFileSystem,
+    root: str,
+) -> QuarantinedFile:
+    if row.path is None:
+        uri = f"{uri_of(manifest_fs, manifest_path)}#L{row.line}"
+    else:
+        absolute = "://" in row.path or row.path.startswith("/")
+        uri = row.path if absolute else uri_of(fs, _below(root, row.path))
+    return QuarantinedFile(uri, QuarantineReason.BAD_MANIFEST_ROW, row.detail, row.fix)
+
+
+def _is_photo(listed: ListedFile) -> bool:
+    return not is_system_file(listed.name) and claims_image(listed.name)
+
+
+def _unlisted(fs: AbstractFileSystem, listed: ListedFile, manifest: str) -> QuarantinedFile:
+    return QuarantinedFile(
+        uri=uri_of(fs, listed.path),
+        reason=QuarantineReason.OUTSIDE_LAYOUT,
+        detail=f"{listed.relative} is not listed in the manifest {manifest}",
+        fix="add a row for it to the manifest (path, subject, session, side), "
+        "or move it out of the source folder",
+    )

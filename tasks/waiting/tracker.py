@@ -1,0 +1,149 @@
+"""What one wait knows about its images: the rows read so far and which images are complete.
+
+An image is complete when every expected algorithm has a row in ``client.results`` (reference
+§13.5). Notifications only say *when* to look: completeness is always decided by reading the
+rows, and the rows and aux images handed on are always the ones read from the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+
+from haut.client import HautClient
+from haut.errors import AuthError, HautError
+from haut.redaction import get_logger
+from schemas.api_results import AuxImage, ResultRow
+from schemas.captures import UploadedImage
+
+log = get_logger(__name__)
+
+DEFAULT_CONCURRENCY = 8
+
+
+@dataclass(frozen=True)
+class ImageResults:
+    """What the API computed for one uploaded image, read once it was complete (or the timeout
+    came): the caller writes complete ones to the lake and records the others as pending."""
+
+    image: UploadedImage
+    rows: list[ResultRow]
+    """One per finished algorithm (partial when ``complete`` is False)."""
+    aux: list[AuxImage]
+    """The face-area crops; read only for complete images."""
+    complete: bool
+    """Every expected algorithm has a row (and the aux images were read)."""
+
+
+def finished_algorithms(rows: Iterable[ResultRow]) -> set[int]:
+    return {row.algorithm_version_id for row in rows if row.algorithm_version_id is not None}
+
+
+def expected_set(expected_algorithms: Collection[int]) -> frozenset[int]:
+    """The algorithms that make an image complete; an empty list is a caller's mistake."""
+    expected = frozenset(int(a) for a in expected_algorithms)
+    if not expected:
+        raise ValueError(
+            "expected_algorithms is empty, so no image could ever be complete: pass the "
+            "dataset's enabled algorithms (the `enabled_algorithms` of attach_application's "
+            "answer), e.g. [30, 40]."
+        )
+    return expected
+
+
+class ResultTracker:
+    """Reads results for a set of images with bounded concurrency and remembers what it saw."""
+
+    def __init__(
+        self,
+        client: HautClient,
+        images: Sequence[UploadedImage],
+        expected_algorithms: Collection[int],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        self.client = client
+        self.images = list(images)
+        self.expected = expected_set(expected_algorithms)
+        # The same image listed twice is read once and reported twice, in the caller's order.
+        self._by_id = {image.image_id: image for image in self.images}
+        self._rows: dict[str, list[ResultRow]] = {}
+        self._complete: set[str] = set()
+        self._semaphore = asyncio.Semaphore(max(1, concurrency))
+        self.reads = 0
+
+    @property
+    def image_ids(self) -> frozenset[str]:
+        return frozenset(self._by_id)
+
+    def image(self, image_id: str) -> UploadedImage | None:
+        return self._by_id.get(image_id)
+
+    def is_complete(self, image_id: str) -> bool:
+        return image_id in self._complete
+
+    @property
+    def all_complete(self) -> bool:
+        return len(self._complete) == len(self._by_id)
+
+    @property
+    def unfinished(self) -> list[UploadedImage]:
+        return [i for i in self._by_id.values() if i.image_id not in self._complete]
+
+    def covers(self, algorithms: Collection[int]) -> bool:
+        """Whether these finished algorithms are all this wait expects."""
+        return self.expected.issubset(algorithms)
+
+    async def check(self, image: UploadedImage) -> bool:
+        """Read the image's rows once; True when it is complete. Errors other than
+        authentication are logged and leave the image unfinished for a later look."""
+        if image.image_id in self._complete:
+            return True
+        async with self._semaphore:
+            try:
+                rows = await self.client.results(image.ref)
+            except AuthError:
+                raise
+            except HautError as error:
+                log.warning("reading results of image %s failed: %s", image.image_id, error)
+                return False
+            finally:
+                self.reads += 1
+        self._rows[image.image_id] = rows
+        if self.covers(finished_algorithms(rows)):
+            self._complete.add(image.image_id)
+            return True
+        return False
+
+    async def check_all(self, images: Iterable[UploadedImage]) -> None:
+        """One poll pass over these images."""
+        await asyncio.gather(*(self.check(image) for image in images))
+
+    async def results(self) -> list[ImageResults]:
+        """One entry per image given, in order: rows, and aux for complete images."""
+        aux_by_id = dict(
+            await asyncio.gather(*(self._aux(image_id) for image_id in sorted(self._complete)))
+        )
+        return [
+            ImageResults(
+                image=image,
+                rows=list(self._rows.get(image.image_id, [])),
+                aux=list(aux_by_id.get(image.image_id) or []),
+                complete=aux_by_id.get(image.image_id) is not None,
+            )
+            for image in self.images
+        ]
+
+    async def _aux(self, image_id: str) -> tuple[str, list[AuxImage] | None]:
+        """The aux images, or None when they cannot be read: the image then stays pending
+        rather than reaching the lake without its crops."""
+        image = self._by_id[image_id]
+        async with self._semaphore:
+            try:
+                return image_id, await self.client.aux_images(image.ref)
+            except AuthError:
+                raise
+            except HautError as error:
+                log.warning("reading aux images of image %s failed: %s", image_id, error)
+                return image_id, None
