@@ -17,7 +17,7 @@ import posixpath
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -211,11 +211,3 @@ class Lake:
                 field, pa.array([values.get(name)] * table.num_rows, pa.string()).cast(field.type)
             )
         return conform(table, spec.schema)
-
-
-def write_rows(lake: Lake, batches: Sequence[LakeRows], *, run_id: str) -> list[str]:
-    """Write several row sets as one (one file per table-partition for all of them)."""
-    combined = LakeRows()
-    for rows in batches:
-        combined.extend(rows)
-    return lake.write(combined, run_id=run_id)

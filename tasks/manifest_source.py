@@ -35,7 +35,8 @@ def sort_by_manifest(
     listed = {f.path: f for f in files}
     quarantined = [_bad_row(manifest_fs, manifest_path, row, fs, root) for row in bad]
     candidates: list[Candidate] = []
-    named: set[str] = set()
+    # A file behind a bad row is reported once, for its row, not again as unlisted.
+    named = {_resolve(row.path, fs, root, storage_options)[1] for row in bad if row.path}
     for row in rows:
         row_fs, path = _resolve(row.path, fs, root, storage_options)
         info = listed[path].info if row_fs is fs and path in listed else _info(row_fs, path)

@@ -34,7 +34,12 @@ def _metric_lines(row: Doc) -> list[tuple[str, str, str]]:
             lines += [("", f"  {s.get('name')}", str(s.get("value"))) for s in subs]
         elif isinstance(subs, dict):
             lines += [("", f"  {name}", str(value)) for name, value in subs.items()]
-    return lines or [("-", "(masks only)", "")]
+    if lines:
+        return lines
+    if "detection_params" in result:
+        detected = (result.get("detection_params") or {}).get("face_detected")
+        return [("face", "Face detected", "yes" if detected else "no")]
+    return [("-", "(masks only)", "")]
 
 
 def _metrics_section(report: FPDF, rows: Sequence[Doc]) -> None:

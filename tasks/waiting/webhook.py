@@ -139,6 +139,8 @@ class WebhookWaiter:
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
         tracker = ResultTracker(client, images, expected_algorithms, concurrency=self.concurrency)
+        if not images:
+            return []
         dataset_ids = sorted({image.dataset_id for image in images})
         if self._channel is None:
             async with self.listening(client, dataset_ids=dataset_ids):
@@ -197,6 +199,12 @@ class WebhookWaiter:
     async def _unregister(self, client: HautClient, registration: _Registration) -> None:
         """Put the dataset's previous webhook back, or delete ours."""
         previous, dataset_id = registration.previous, registration.dataset_id
+        if previous and previous.authorization and previous.authorization_value is None:
+            log.warning(
+                "the API did not return the authorization value of dataset %s's previous "
+                "webhook: it is put back without it; set its secret again",
+                dataset_id,
+            )
         try:
             if previous is not None and self.restore_previous:
                 await client.set_webhook(

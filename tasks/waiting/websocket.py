@@ -159,6 +159,8 @@ class WebsocketWaiter:
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
         tracker = ResultTracker(client, images, expected_algorithms, concurrency=self.concurrency)
+        if not images:
+            return []
         if self._hub is None:
             async with self.listening(client):
                 await self._wait(tracker, seconds=timeout)

@@ -52,7 +52,9 @@ def test_real_capture_gives_one_metric_row_per_area_metric(capture: dict[str, pa
 def test_quality_dict_subs_and_debug_metrics_are_rows(capture: dict[str, pa.Table]) -> None:
     quality = [r for r in capture["metrics"].to_pylist() if r["algorithm"] == "quality"]
     kinds = [r["kind"] for r in quality]
-    assert kinds.count("main") == 1 and kinds.count("sub") == 6 and kinds.count("debug") == 30
+    assert kinds.count("main") == 1
+    assert kinds.count("sub") == 6
+    assert kinds.count("debug") == 30
     values = {(r["kind"], r["tech_name"]): (r["value"], r["value_text"]) for r in quality}
     assert values["sub", "lightness"] == (16.0, None)
     assert values["debug", "raw_sharpness"] == (577.51, None)
@@ -62,16 +64,16 @@ def test_quality_dict_subs_and_debug_metrics_are_rows(capture: dict[str, pa.Tabl
 def test_values_are_typed_and_rows_carry_who_and_when(capture: dict[str, pa.Table]) -> None:
     metrics = by_key(capture["metrics"], "algorithm", "area_name", "kind", "tech_name")
     redness = metrics["redness", "face", "main", "redness_score"]
-    assert redness["value"] == 70.0 and redness["widget_type"] == "bad_good_line"
+    assert redness["value"] == 70.0
+    assert redness["widget_type"] == "bad_good_line"
     image = uploaded_image()
     assert (redness["subject_key"], redness["session_key"], redness["side"]) == (
         "alice",
         "2026-01-05",
         "front",
     )
-    assert (
-        redness["batch_id"] == image.batch_id and redness["captured_at"] == image.source.captured_at
-    )
+    assert redness["batch_id"] == image.batch_id
+    assert redness["captured_at"] == image.source.captured_at
     assert redness["capture_month"] == "2026-01"
     hydration = metrics["hydration", "face", "sub", "hydration_level"]
     assert (hydration["value"], hydration["value_text"]) == (None, "Normal Hydration")
@@ -145,11 +147,13 @@ def test_no_face_payload_flattens_to_error_rows_and_detector_debug() -> None:
     tables = flatten_image(image, payload.rows, payload.aux, run_id="r", status="complete").tables()
     results = tables["results"].to_pylist()
     errors = [r for r in results if not r["is_ok"]]
-    assert len(results) == 18 and len(errors) == 17
+    assert len(results) == 18
+    assert len(errors) == 17
     assert {r["error"] for r in errors} == {"No face detected"}
     assert {r["payload_kind"] for r in errors} == {"error"}
     detector = next(r for r in results if r["algorithm"] == "face_detector")
-    assert detector["is_ok"] and detector["feedback"] == "No face detected"
+    assert detector["is_ok"]
+    assert detector["feedback"] == "No face detected"
     metrics = tables["metrics"].to_pylist()
     assert {m["algorithm"] for m in metrics} == {"face_detector"}
     face_detected = next(m for m in metrics if m["tech_name"] == "face_detected")
@@ -181,17 +185,20 @@ def test_aux_images_become_rows_without_their_token() -> None:
     aux_metrics = tables["aux_metrics"].to_pylist()
     assert len(aux_metrics) == expected > 0
     forehead = [m for m in aux_metrics if m["aux_type"] == "forehead"]
-    assert forehead and {m["area_name"] for m in forehead} == {"forehead"}
+    assert forehead
+    assert {m["area_name"] for m in forehead} == {"forehead"}
     for table in tables.values():
         text = json.dumps(table.to_pylist(), default=str)
-        assert AUX_TOKEN not in text and "token=" not in text
+        assert AUX_TOKEN not in text
+        assert "token=" not in text
 
 
 def test_batch_row_comes_from_the_front_image_only() -> None:
     right = flatten_image(
         uploaded_image(side=Side.RIGHT), capture_rows(), [], run_id="r", status="pending"
     )
-    assert right.counts()["subjects"] == 1 and "batches" not in right.counts()
+    assert right.counts()["subjects"] == 1
+    assert "batches" not in right.counts()
     assert right.tables()["images"].column("status").to_pylist() == ["pending"]
     assert right.tables()["images"].column("side_id").to_pylist() == [2]
 
@@ -265,7 +272,9 @@ def test_safe_json_strips_url_tokens_and_secret_fields() -> None:
             "value": 7,
         }
     )
-    assert "abc123xyz" not in text and "token" not in text and "deadbeef" not in text
+    assert "abc123xyz" not in text
+    assert "token" not in text
+    assert "deadbeef" not in text
     assert "hunter22" not in text
     assert json.loads(text)["urls"]["original"] == "https://cdn.example/a.jpg?size=2"
     assert json.loads(text)["author_id"] == 1103

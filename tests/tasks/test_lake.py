@@ -44,6 +44,7 @@ def two_months() -> LakeRows:
 
 
 def read_sql(sql: str) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on a fresh connection (the tests' own queries over temporary paths)."""
     con = duckdb.connect()
     try:
         return con.execute(sql).fetchall()
@@ -71,14 +72,15 @@ def test_parquet_reads_back_through_duckdb_with_types(tmp_path: Path) -> None:
     types = dict(
         (name, kind)
         for name, kind, *_ in read_sql(
-            f"DESCRIBE SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"
+            f"DESCRIBE SELECT * FROM read_parquet('{pattern}', hive_partitioning = true)"  # noqa: S608
         )
     )
-    assert types["value"] == "DOUBLE" and types["value_text"] == "VARCHAR"
+    assert types["value"] == "DOUBLE"
+    assert types["value_text"] == "VARCHAR"
     assert types["captured_at"] == "TIMESTAMP WITH TIME ZONE"
     assert types["algorithm_version_id"] == "INTEGER"
     ((count, months),) = read_sql(
-        f"SELECT count(*), count(DISTINCT capture_month) FROM read_parquet('{pattern}', "
+        f"SELECT count(*), count(DISTINCT capture_month) FROM read_parquet('{pattern}', "  # noqa: S608
         "hive_partitioning = true)"
     )
     assert (count, months) == (2 * 183, 2)
@@ -107,7 +109,8 @@ def test_compaction_merges_files_and_keeps_the_newest_row_per_id(tmp_path: Path)
         lake.write(rows, run_id=f"run-{status}")
     assert len(lake.files("metrics")) == 2
     report = lake.compact()
-    assert report.files_before == 2 * 6 and report.files_after == 6
+    assert report.files_before == 2 * 6
+    assert report.files_after == 6
     assert report.rows_after * 2 == report.rows_before
     assert len(lake.files("metrics")) == 1
     metrics = lake.read("metrics", deduplicate=False)
@@ -148,11 +151,13 @@ def test_no_token_anywhere_in_the_written_files(tmp_path: Path) -> None:
     files = list((tmp_path / "lake").rglob("*.parquet"))
     assert any("aux_images" in str(path) for path in files)
     urls = connect(str(tmp_path / "lake")).execute("SELECT url FROM aux_images").fetchall()
-    assert len(urls) == 6 and all(url.endswith(".jpg") for (url,) in urls)
-    for path in files:  # uncompressed text, so a scan of the values is meaningful
+    assert len(urls) == 6
+    assert all(url.endswith(".jpg") for (url,) in urls)
+    for path in files:  # decoded values: the files are compressed, bytes would hide it
         table = pq.read_table(path)
         text = str(table.to_pylist())
-        assert AUX_TOKEN not in text and "token=" not in text, path
+        assert AUX_TOKEN not in text, path
+        assert "token=" not in text, path
 
 
 def test_runs_and_quarantine_rows(tmp_path: Path) -> None:

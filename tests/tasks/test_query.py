@@ -129,7 +129,9 @@ def test_format_history_prints_a_readable_diary(lake_url: str) -> None:
     con = connect(lake_url)
     text = format_history(subject_history(con, "alice"), "alice")
     assert "Skin diary of alice (3 sessions)" in text
-    assert "2026-02-09" in text and "redness" in text and " 70 " in text
+    assert "2026-02-09" in text
+    assert "redness" in text
+    assert " 70 " in text
     bob = format_history(subject_history(con, "bob"), "bob")
     assert "redness" not in bob  # never measured: left out, not a column of dashes
     assert "No captures" in format_history(subject_history(con, "nobody"), "nobody")
@@ -137,13 +139,15 @@ def test_format_history_prints_a_readable_diary(lake_url: str) -> None:
 
 def test_created_database_file_opens_fresh_with_the_views(lake_url: str, tmp_path: Path) -> None:
     database = create_views(lake_url, tmp_path / "lake.duckdb")
-    assert database.is_absolute() and database.exists()
+    assert database.is_absolute()
+    assert database.exists()
     script = (
         "import duckdb, sys\n"
         "con = duckdb.connect(sys.argv[1], read_only=True)\n"
         "print(con.execute('SELECT count(*) FROM metrics').fetchall()[0][0])\n"
         "print(con.execute(\"SELECT count(*) FROM subject_diary('alice')\").fetchall()[0][0])\n"
-        "print(con.execute(\"SELECT count(*) FROM metric_series('alice', 'acne')\").fetchall()[0][0])\n"
+        "acne = \"SELECT count(*) FROM metric_series('alice', 'acne')\"\n"
+        "print(con.execute(acne).fetchall()[0][0])\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script, str(database)],

@@ -15,7 +15,7 @@ import base64
 import functools
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -164,7 +164,9 @@ def waiter_named(name: str, **options: Any) -> ResultWaiter:
     return make_waiter(name, backoff=FAST_POLL, **options)
 
 
-def assert_complete(results: list[ImageResults], images: list[UploadedImage], expected: list[int]):
+def assert_complete(
+    results: list[ImageResults], images: list[UploadedImage], expected: list[int]
+) -> None:
     assert [r.image.image_id for r in results] == [i.image_id for i in images]
     for result in results:
         assert result.complete, result.image.image_id
@@ -259,8 +261,10 @@ async def test_messages_before_the_wait_starts_are_not_missed(
     async with waiter.listening(client):
         images = await upload(client, dataset)
         await finish_processing(emulator)
-        assert waiter.listener is not None
-        await wait_for(lambda: waiter.listener.messages >= len(images) * 19)  # type: ignore[union-attr]
+        listener = waiter.listener
+        assert listener is not None
+        # Every row and image message has arrived before anyone waits for these images.
+        await wait_for(lambda: listener.messages >= len(images) * (len(dataset.expected) + 1))
         results, elapsed = await timed(
             waiter.wait(client, images, expected_algorithms=dataset.expected, timeout=QUICK)
         )
@@ -432,8 +436,8 @@ def basic_auth(password: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"hautflow:{password}".encode()).decode()}
 
 
-async def wait_for(condition: Any, timeout: float = 10.0) -> None:
-    """Wait until ``condition()`` holds (yielding to the loop), or fail after ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not condition():
+async def wait_for(condition: Callable[[], bool], *, within: float = 10.0) -> None:
+    """Wait until ``condition()`` holds, checking every 10 ms, or fail after ``within`` s."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - the condition is a counter on another task
             await asyncio.sleep(0.01)
