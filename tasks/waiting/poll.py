@@ -44,7 +44,7 @@ async def poll_until(tracker: ResultTracker, deadline: float, backoff: PollBacko
     for delay in backoff.delays():
         await tracker.check_all(tracker.unfinished)
         remaining = deadline - loop.time()
-        if tracker.all_complete or remaining <= 0:
+        if tracker.all_settled or remaining <= 0:
             return
         await asyncio.sleep(min(delay, remaining))
 

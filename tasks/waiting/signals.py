@@ -217,7 +217,7 @@ class SignalWait:
         seen: dict[str, set[int]] = {}
         interval = self.reconcile_interval
         next_reconcile = loop.time() + interval if interval else float("inf")
-        while not tracker.all_complete and not hub.lost:
+        while not tracker.all_settled and not hub.lost:
             now = loop.time()
             if now >= deadline:
                 return

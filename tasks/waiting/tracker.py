@@ -12,7 +12,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from haut.client import HautClient
-from haut.errors import AuthError, HautError
+from haut.errors import AuthError, HautError, NotFoundError
 from haut.redaction import get_logger
 from schemas.api_results import AuxImage, ResultRow
 from schemas.captures import UploadedImage
@@ -70,6 +70,7 @@ class ResultTracker:
         self._by_id = {image.image_id: image for image in self.images}
         self._rows: dict[str, list[ResultRow]] = {}
         self._complete: set[str] = set()
+        self._gone: set[str] = set()  # 404: deleted at the API, it will never finish
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self.reads = 0
 
@@ -84,12 +85,15 @@ class ResultTracker:
         return image_id in self._complete
 
     @property
-    def all_complete(self) -> bool:
-        return len(self._complete) == len(self._by_id)
+    def all_settled(self) -> bool:
+        """Nothing left to wait for: every image is complete or gone."""
+        return len(self._complete) + len(self._gone) == len(self._by_id)
 
     @property
     def unfinished(self) -> list[UploadedImage]:
-        return [i for i in self._by_id.values() if i.image_id not in self._complete]
+        """The images still worth reading."""
+        settled = self._complete | self._gone
+        return [i for i in self._by_id.values() if i.image_id not in settled]
 
     def covers(self, algorithms: Collection[int]) -> bool:
         """Whether these finished algorithms are all this wait expects."""
@@ -105,6 +109,14 @@ class ResultTracker:
                 rows = await self.client.results(image.ref)
             except AuthError:
                 raise
+            except NotFoundError:
+                log.warning(
+                    "image %s is gone at the API (404): it stays pending; upload it again "
+                    "or remove it from the ledger",
+                    image.image_id,
+                )
+                self._gone.add(image.image_id)
+                return False
             except HautError as error:
                 log.warning("reading results of image %s failed: %s", image.image_id, error)
                 return False

@@ -48,9 +48,16 @@ def test_capture_identity_depends_on_key_and_content_not_order_or_place() -> Non
     other_session = Capture("alice", "s2", triple)
     changed = Capture("alice", "s1", (triple[0], image(Side.RIGHT, "9"), triple[2]))
     swapped_sides = Capture(
-        "alice", "s1", (triple[0], replace(triple[1], side=Side.LEFT), replace(triple[2], side=Side.RIGHT))
+        "alice",
+        "s1",
+        (triple[0], replace(triple[1], side=Side.LEFT), replace(triple[2], side=Side.RIGHT)),
     )
-    ids = {capture.capture_id, other_session.capture_id, changed.capture_id, swapped_sides.capture_id}
+    ids = {
+        capture.capture_id,
+        other_session.capture_id,
+        changed.capture_id,
+        swapped_sides.capture_id,
+    }
     assert len(ids) == 4
 
 

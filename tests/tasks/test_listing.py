@@ -1,4 +1,4 @@
-"""Discovery through fsspec backends: memory://, s3:// on a loopback moto server, unreadable parts."""
+"""Discovery through fsspec backends: memory://, s3:// on loopback moto, unreadable parts."""
 
 from __future__ import annotations
 

@@ -250,6 +250,22 @@ async def test_a_partly_finished_image_is_not_complete(
         assert result.aux == []
 
 
+async def test_an_image_that_cannot_be_read_is_reported_unfinished_not_dropped(
+    client: HautClient, emulator: EmulatorServer
+) -> None:
+    dataset = await make_dataset(client, enabled=FEW)
+    images = await upload(client, dataset, sessions=2)
+    gone = images[-1]
+    await client.delete_batch(gone.ref.batch)
+    await finish_processing(emulator)
+    results, elapsed = await timed(
+        waiter_named("poll").wait(client, images, expected_algorithms=FEW, timeout=QUICK)
+    )
+    assert [r.image for r in results] == images
+    assert [r.complete for r in results] == [True, True, True, False]
+    assert elapsed < QUICK / 2, "a deleted image is not waited for until the timeout"
+
+
 # --- websocket -------------------------------------------------------------------------
 
 
@@ -352,6 +368,25 @@ async def test_failed_webhook_deliveries_are_retried_and_nothing_is_lost(
     assert_complete(results, images, dataset.expected)
     assert elapsed < QUICK / 2
     assert any(d["attempts"] > 1 and d["state"] == "delivered" for d in deliveries)
+
+
+async def test_deliveries_the_api_gave_up_on_are_caught_by_the_safety_reads(
+    client: HautClient, emulator: EmulatorServer
+) -> None:
+    await control(emulator, "PUT", "faults", {"webhook_failure": 1.0})
+    dataset = await make_dataset(client, enabled=FEW)
+    waiter = WebhookWaiter(reconcile_interval=0.2)
+    async with waiter.listening(client, dataset_ids=[dataset.id]):
+        images = await upload(client, dataset, sessions=1)
+        await finish_processing(emulator)
+        results, elapsed = await timed(
+            waiter.wait(client, images, expected_algorithms=FEW, timeout=QUICK)
+        )
+        assert waiter.receiver is not None
+        accepted = waiter.receiver.accepted
+    assert accepted == 0
+    assert_complete(results, images, FEW)
+    assert elapsed < QUICK / 2
 
 
 async def test_deliveries_without_the_authorization_are_refused(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -119,12 +121,18 @@ def set_faults(emulator: EmulatorServer, **faults: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A real PostgreSQL server on a unix socket for this module's tests."""
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL server on a unix socket for this module's tests.
+
+    Its data folder is its own temporary directory, not pytest's: pytest prunes old
+    ``pytest-N`` folders, which another pytest process may do while this server runs.
+    """
     pgserver = pytest.importorskip("pgserver")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    folder = Path(tempfile.mkdtemp(prefix="hautflow-ledger-pg-"))
+    server = pgserver.get_server(folder, cleanup_mode="stop")
     yield server
     server.cleanup()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def postgres_ledger(server: Any, name: str) -> Ledger:
