@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
+from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import EmulatorConfig, FaultConfig
+from hautflow.ingest_cli import FailOn
+
+SAMPLE_QUERY = "SELECT * FROM metrics LIMIT 5"
 
 app = typer.Typer(
     help="Face photos through the Haut.AI skin-analysis API into a Parquet lake.",
@@ -91,6 +97,141 @@ def quickstart(
     from hautflow.quickstart import run_quickstart
 
     asyncio.run(run_quickstart(api_url=api_url, image=image, out=out))
+
+
+@app.command()
+def ingest(
+    source: Annotated[
+        str, typer.Argument(help="Image folder: path, file://, s3://, gs://, memory://")
+    ],
+    lake: Annotated[str, typer.Option(help="Where the Parquet lake goes.")] = DEFAULT_LAKE,
+    state: Annotated[
+        str, typer.Option(help="Ledger, embedded emulator state and the views file.")
+    ] = DEFAULT_STATE,
+    manifest: Annotated[
+        str | None, typer.Option(help="CSV (path, subject, session, side, light, captured_at).")
+    ] = None,
+    dataset: Annotated[str, typer.Option(help="Haut.AI dataset the photos go to.")] = "hautflow",
+    image_kind: Annotated[str, typer.Option(help="selfie, skin or visia.")] = "selfie",
+    wait: Annotated[
+        str, typer.Option(help="How results are awaited: poll, websocket, webhook.")
+    ] = ("poll"),
+    webhook_host: Annotated[
+        str | None, typer.Option(help="Address the webhook receiver binds (with --wait webhook).")
+    ] = None,
+    webhook_port: Annotated[int | None, typer.Option(help="Port of the webhook receiver.")] = None,
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Public URL of the receiver, if the API reaches it so.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for results.")] = 600.0,
+    chunk_size: Annotated[int, typer.Option(help="Captures per upload task.")] = 50,
+    concurrency: Annotated[int, typer.Option(help="Captures uploaded at once per chunk.")] = 8,
+    api_url: Annotated[
+        str | None, typer.Option(envvar="HAUT_API_URL", help="A Haut.AI-compatible service.")
+    ] = None,
+    ledger_url: Annotated[
+        str | None, typer.Option(envvar="HAUTFLOW_LEDGER_URL", help="SQLAlchemy URL of the ledger.")
+    ] = None,
+    algorithms: Annotated[
+        str | None, typer.Option(help="Comma-separated algorithm ids (face detector always kept).")
+    ] = None,
+    fail_on: Annotated[FailOn, typer.Option(help="When to exit non-zero.")] = FailOn.QUARANTINE,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; upload nothing.")] = False,
+) -> None:
+    """Analyse every new photo under SOURCE once and write its results to the lake."""
+    from hautflow.ingest_cli import exit_code, print_summary, run_ingest
+
+    wait_options = {
+        key: value
+        for key, value in (("host", webhook_host), ("port", webhook_port), ("url", webhook_url))
+        if value is not None
+    }
+    try:
+        options = IngestOptions(
+            source=source,
+            lake=lake,
+            state_dir=state,
+            manifest=manifest,
+            dataset=dataset,
+            image_kind=image_kind,  # validated by the model
+            wait=wait,
+            wait_options=wait_options,
+            results_timeout=timeout,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+            api_url=api_url,
+            ledger_url=ledger_url,
+            enabled_algorithms=_algorithm_ids(algorithms),
+            dry_run=dry_run,
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    summary = run_ingest(options)
+    print_summary(summary, options)
+    raise typer.Exit(exit_code(summary, fail_on))
+
+
+def _algorithm_ids(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"--algorithms {text!r}: expected comma-separated ids such as 30,40"
+        ) from None
+
+
+@app.command()
+def history(
+    subject: Annotated[str, typer.Argument(help="The subject key (its folder name).")],
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
+    lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
+) -> None:
+    """Print SUBJECT's skin diary: one row per session with its main face metrics."""
+    from tasks.query import connect, format_history, subject_history
+
+    con = connect(lake)
+    try:
+        diary = subject_history(con, subject, _day(since, "--since"), _day(until, "--until"))
+    finally:
+        con.close()
+    typer.echo(format_history(diary, subject))
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{option} {text!r}: expected a day such as 2026-01-31") from None
+
+
+@app.command()
+def views(
+    lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
+    database: Annotated[Path, typer.Option(help="The DuckDB file to write.")] = Path(DEFAULT_STATE)
+    / "lake.duckdb",
+) -> None:
+    """Write a DuckDB file with a view per lake table, for the plain duckdb shell."""
+    from tasks.query import create_views
+
+    path = create_views(lake, database)
+    typer.echo(f"Views written to {path}; try: duckdb {path} -c {SAMPLE_QUERY!r}")
+
+
+@app.command()
+def compact(
+    lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
+    table: Annotated[str | None, typer.Option(help="One table only.")] = None,
+) -> None:
+    """Merge the lake's small files (newest row per id kept; nothing is lost)."""
+    from tasks.lake import Lake
+
+    report = Lake(lake).compact(table)
+    typer.echo(str(report))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+"""What an ingest run is asked to do: one validated set of options, also the flow's parameter.
+
+Deployments pass these as a JSON object; the command line builds them from its flags.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+DEFAULT_LAKE = "data/lake"
+DEFAULT_STATE = "data/state"
+
+
+class IngestOptions(BaseModel):
+    """Options of one ingest run (see ``hautflow ingest --help`` for each)."""
+
+    source: str = Field(description="Image folder: a path, file://, s3://, gs:// or memory:// URL")
+    lake: str = Field(DEFAULT_LAKE, description="Where the Parquet lake is written")
+    state_dir: str = Field(
+        DEFAULT_STATE, description="The ledger, the embedded emulator's state and the views file"
+    )
+    manifest: str | None = Field(None, description="CSV that overrides the folder layout")
+    dataset: str = Field("hautflow", description="Haut.AI dataset the photos go to")
+    image_kind: Literal["selfie", "skin", "visia"] = "selfie"
+    enabled_algorithms: list[int] | None = Field(
+        None, description="Algorithm ids to run (the face detector is always kept); None: all"
+    )
+    wait: Literal["poll", "websocket", "webhook"] = "poll"
+    wait_options: dict[str, Any] = Field(
+        default_factory=dict, description="Options of the waiter, e.g. the webhook's address"
+    )
+    results_timeout: float = Field(600.0, gt=0, description="Seconds to wait for results")
+    chunk_size: int = Field(50, ge=1, description="Captures per upload task")
+    concurrency: int = Field(8, ge=1, description="Captures uploaded at once per chunk")
+    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
+    ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger (PostgreSQL)")
+    storage_options: dict[str, Any] | None = Field(
+        None, description="fsspec options for bucket sources and lakes"
+    )
+    dry_run: bool = False
+
+    @property
+    def views_path(self) -> Path:
+        """The DuckDB file holding the lake's views, for the plain ``duckdb`` shell."""
+        return Path(self.state_dir) / "lake.duckdb"
+
+    def public(self) -> dict[str, Any]:
+        """The options as recorded in the run manifest: nothing that may hold a secret."""
+        return self.model_dump(
+            exclude={"storage_options", "wait_options", "ledger_url"}, mode="json"
+        )
