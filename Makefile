@@ -1,6 +1,6 @@
 # hautflow — the two commands of the README, and the pieces they are made of.
 #
-#   make run    set everything up, then run the main job against the embedded emulator
+#   make run    set everything up, then ingest data/sample against the embedded emulator
 #   make test   set everything up, then lint, type-check and run the whole test suite
 #
 # Only Python 3.11, pip and make are assumed. uv (installed from PyPI into .tools/) builds .venv
@@ -20,7 +20,8 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: run test setup check lint typecheck pytest bench clean
 
 run: setup
-	$(BIN)/hautflow quickstart
+	$(BIN)/python data/make_sample.py data/sample
+	$(BIN)/hautflow ingest data/sample --fail-on failure
 
 test: setup check pytest
 

@@ -3,7 +3,9 @@
 Orchestration only: discover, plan, then chunks of captures each going upload -> wait ->
 write, a few chunks in flight at once, then the run's manifest and quarantine rows. Each stage
 is a Prefect task over a chunk (not over an image: a task run costs far more than an upload),
-with asyncio and httpx concurrency inside; the work itself is in ``tasks/``.
+with asyncio and httpx concurrency inside; the work itself is in ``tasks/``. Chunks of data are
+passed to tasks ``quote``d: Prefect would otherwise walk every nested result row of every
+parameter to track dependencies, which cost more than the work itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary
@@ -134,7 +137,7 @@ class _Run:
     async def captures(self, chunk: Sequence[Capture]) -> None:
         async with self._slots:
             outcome = await upload_chunk(
-                self.client, self.ledger, self.dataset, chunk, self.options
+                self.client, self.ledger, self.dataset, quote(chunk), self.options
             )
             self.uploads.uploaded.extend(outcome.uploaded)
             self.uploads.quarantined.extend(outcome.quarantined)
@@ -148,13 +151,15 @@ class _Run:
     async def _results(self, images: Sequence[UploadedImage]) -> None:
         if not images:
             return
-        results = await await_chunk(self.waiter, self.client, images, self.dataset, self.options)
+        results = await await_chunk(
+            self.waiter, self.client, quote(images), self.dataset, self.options
+        )
         unfinished = [r.image.image_id for r in results if not r.complete]
         if unfinished:
             mark_pending(self.ledger, unfinished, "results not complete at the timeout")
             self.pending.extend(unfinished)
         self.complete += len(results) - len(unfinished)
-        await write_chunk(self.writer, results)
+        await write_chunk(self.writer, quote(results))
 
 
 def _open_ledger(options: IngestOptions) -> Ledger:

@@ -10,6 +10,11 @@ again only if it is not there:
 - an image by its upload name (content hash + side) in its batch;
 - a batch by the subject's batches with the capture's creation time that no capture in the
   ledger owns (see :meth:`CaptureUploader._find_batch` for why that is safe).
+
+Within one process a per-subject lock keeps concurrent captures of one subject from making it
+twice. Workers sharing one (PostgreSQL) ledger must be given captures sharded by subject key:
+the lock does not reach across processes, while batches and images, being per capture, are
+safe with any sharding.
 """
 
 from __future__ import annotations
@@ -128,11 +133,15 @@ class CaptureUploader:
             return CaptureOutcome(capture, self._uploaded(capture), failure=_describe(error))
 
     async def _upload(self, capture: Capture) -> CaptureOutcome:
-        subject_id = await self._subject_id(capture.subject_key)
-        batch = SubjectRef(self._dataset.dataset_id, subject_id).batch(
-            await self._batch_id(capture, subject_id)
-        )
         record = self._ledger.capture(capture.capture_id)
+        # A recorded capture's subject is recorded too: it was made before the batch.
+        subject_id = record.subject_id if record else await self._subject_id(capture.subject_key)
+        batch_id = (record.batch_id if record else None) or await self._batch_id(
+            capture, subject_id, in_doubt=record is not None
+        )
+        # A resumed capture stays in the dataset it was started in.
+        dataset_id = record.dataset_id if record else self._dataset.dataset_id
+        batch = SubjectRef(dataset_id, subject_id).batch(batch_id)
         images = dict(record.images) if record else {}
         for source in capture.images:
             try:
@@ -176,10 +185,8 @@ class CaptureUploader:
 
     # --- batch -----------------------------------------------------------------------------
 
-    async def _batch_id(self, capture: Capture, subject_id: str) -> str:
-        record = self._ledger.capture(capture.capture_id)
-        if record is not None and record.batch_id is not None:
-            return record.batch_id
+    async def _batch_id(self, capture: Capture, subject_id: str, *, in_doubt: bool) -> str:
+        """A new batch for the capture; ``in_doubt``: one may exist from an earlier run."""
         self._ledger.batch_creating(
             capture,
             dataset_name=self._dataset.name,
@@ -191,7 +198,7 @@ class CaptureUploader:
             batch = await create_once(
                 lambda: self._client.create_batch(subject, creation_time=capture.captured_at),
                 lambda: self._find_batch(capture, subject),
-                in_doubt=record is not None,
+                in_doubt=in_doubt,
             )
             self._ledger.batch_created(capture.capture_id, batch.id)
         return batch.id

@@ -14,82 +14,54 @@ HTTP requests on its event loop.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, RowMapping, Table, create_engine, event, select
+from sqlalchemy import (
+    Engine,
+    Insert,
+    RowMapping,
+    Select,
+    Table,
+    Update,
+    bindparam,
+    create_engine,
+    event,
+    select,
+)
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 
 from schemas.captures import Capture, Side, SourceImage, UploadedImage
 from tasks import ledger_tables as t
+from tasks.ledger_records import (
+    ApplicationRecord,
+    CaptureRecord,
+    DatasetRecord,
+    ImageRecord,
+    SubjectRecord,
+    capture_record,
+    images_by_capture,
+    uploaded_image,
+)
 from tasks.ledger_tables import CaptureState, CreateState, ImageState
+
+__all__ = [
+    "ApplicationRecord",
+    "CaptureRecord",
+    "DatasetRecord",
+    "ImageRecord",
+    "Ledger",
+    "SubjectRecord",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500  # keys per IN (...) query: well under every database's parameter limit
-
-
-@dataclass(frozen=True)
-class DatasetRecord:
-    name: str
-    image_type_id: int
-    dataset_id: str | None
-    state: CreateState
-
-
-@dataclass(frozen=True)
-class ApplicationRecord:
-    dataset_name: str
-    application_id: str
-    requested_algorithms: tuple[int, ...] | None  # None: every algorithm of the application
-    enabled_algorithms: tuple[int, ...]
-    run_id: str | None
-    state: CreateState
-
-
-@dataclass(frozen=True)
-class SubjectRecord:
-    dataset_name: str
-    subject_key: str
-    subject_id: str | None
-    state: CreateState
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    capture_id: str
-    side: Side
-    upload_name: str
-    sha256: str
-    image_id: str | None
-    state: ImageState
-    detail: str | None
-    uploaded_at: datetime | None
-
-
-@dataclass(frozen=True)
-class CaptureRecord:
-    capture_id: str
-    capture_key: str
-    content_hash: str
-    dataset_name: str
-    dataset_id: str
-    subject_id: str
-    captured_at: datetime
-    batch_id: str | None
-    state: CaptureState
-    detail: str | None
-    images: Mapping[Side, ImageRecord] = field(default_factory=dict)
-
-    @property
-    def images_on_the_api(self) -> dict[Side, ImageRecord]:
-        """The images that exist at the API (they have an image id)."""
-        return {side: i for side, i in self.images.items() if i.state in t.ON_THE_API}
 
 
 class Ledger:
@@ -122,20 +94,20 @@ class Ledger:
         """Insert a row unless its key is already recorded; True when this call inserted it."""
         try:
             with self._transaction() as connection:
-                connection.execute(table.insert().values(**values))
+                connection.execute(_insert_statement(table), dict(values))
         except IntegrityError:
             return False
         return True
 
     def _update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-        where = [table.c[name] == value for name, value in key.items()]
+        statement = _update_statement(table, tuple(key), tuple(values))
         with self._transaction() as connection:
-            connection.execute(table.update().where(*where).values(**values))
+            connection.execute(statement, {**_key_params(key), **values})
 
     def _one(self, table: Table, **key: Any) -> RowMapping | None:
-        where = [table.c[name] == value for name, value in key.items()]
         with self.engine.connect() as connection:
-            return connection.execute(select(table).where(*where)).mappings().first()
+            found = connection.execute(_select_statement(table, tuple(key)), _key_params(key))
+            return found.mappings().first()
 
     # --- dataset and application ---------------------------------------------------------
 
@@ -234,7 +206,7 @@ class Ledger:
             )
             if row is None:
                 return None
-            return _capture_record(row, _images_by_capture(connection, [capture_id]))
+            return capture_record(row, images_by_capture(connection, [capture_id]))
 
     def captures_by_key(self, capture_keys: Iterable[str]) -> dict[str, list[CaptureRecord]]:
         """Every recorded capture with one of these keys (subject/session), by key."""
@@ -250,11 +222,9 @@ class Ledger:
                     .mappings()
                     .all()
                 )
-                by_capture = _images_by_capture(connection, [r["capture_id"] for r in rows])
+                by_capture = images_by_capture(connection, [r["capture_id"] for r in rows])
                 for row in rows:
-                    found.setdefault(row["capture_key"], []).append(
-                        _capture_record(row, by_capture)
-                    )
+                    found.setdefault(row["capture_key"], []).append(capture_record(row, by_capture))
         return found
 
     def batch_creating(
@@ -369,7 +339,32 @@ class Ledger:
         if capture_ids is not None:
             query = query.where(t.images.c.capture_id.in_(list(capture_ids)))
         with self.engine.connect() as connection:
-            return [_uploaded_image(row) for row in connection.execute(query).mappings()]
+            return [uploaded_image(row) for row in connection.execute(query).mappings()]
+
+
+# Statements are built once per shape and run with parameters: rebuilding a statement with
+# literal values on every record costs more than the database's own work.
+@functools.cache
+def _insert_statement(table: Table) -> Insert:
+    return table.insert()
+
+
+@functools.cache
+def _update_statement(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    return (
+        table.update()
+        .where(*(table.c[name] == bindparam(f"key_{name}") for name in key))
+        .values({name: bindparam(name) for name in columns})
+    )
+
+
+@functools.cache
+def _select_statement(table: Table, key: tuple[str, ...]) -> Select[Any]:
+    return select(table).where(*(table.c[name] == bindparam(f"key_{name}") for name in key))
+
+
+def _key_params(key: Mapping[str, Any]) -> dict[str, Any]:
+    return {f"key_{name}": value for name, value in key.items()}
 
 
 def _engine(url: URL) -> Engine:
@@ -394,69 +389,3 @@ def _engine(url: URL) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
-
-
-def _images_by_capture(
-    connection: Connection, capture_ids: Sequence[str]
-) -> dict[str, dict[Side, ImageRecord]]:
-    found: dict[str, dict[Side, ImageRecord]] = {}
-    if not capture_ids:
-        return found
-    rows = connection.execute(
-        select(t.images).where(t.images.c.capture_id.in_(list(capture_ids)))
-    ).mappings()
-    for row in rows:
-        record = ImageRecord(
-            row["capture_id"],
-            Side(row["side"]),
-            row["upload_name"],
-            row["sha256"],
-            row["image_id"],
-            ImageState(row["state"]),
-            row["detail"],
-            row["uploaded_at"],
-        )
-        found.setdefault(record.capture_id, {})[record.side] = record
-    return found
-
-
-def _capture_record(
-    row: RowMapping, images: Mapping[str, dict[Side, ImageRecord]]
-) -> CaptureRecord:
-    return CaptureRecord(
-        capture_id=row["capture_id"],
-        capture_key=row["capture_key"],
-        content_hash=row["content_hash"],
-        dataset_name=row["dataset_name"],
-        dataset_id=row["dataset_id"],
-        subject_id=row["subject_id"],
-        captured_at=row["captured_at"],
-        batch_id=row["batch_id"],
-        state=CaptureState(row["state"]),
-        detail=row["detail"],
-        images=images.get(row["capture_id"], {}),
-    )
-
-
-def _uploaded_image(row: RowMapping) -> UploadedImage:
-    source = SourceImage(
-        uri=row["uri"],
-        side=Side(row["side"]),
-        sha256=row["sha256"],
-        size=row["size"],
-        image_format=row["image_format"],
-        captured_at=row["captured_at"],
-        captured_at_source=row["captured_at_source"],
-        light_id=row["light_id"],
-    )
-    return UploadedImage(
-        capture_id=row["capture_id"],
-        subject_key=row["subject_key"],
-        session_key=row["session_key"],
-        dataset_id=row["dataset_id"],
-        subject_id=row["subject_id"],
-        batch_id=row["batch_id"],
-        image_id=row["image_id"],
-        source=source,
-        uploaded_at=row["uploaded_at"],
-    )

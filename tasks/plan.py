@@ -34,7 +34,8 @@ class Plan:
     resume: tuple[Capture, ...]
     """Started before (some creates done or in doubt): reconcile, then finish."""
     done: tuple[Capture, ...]
-    """Fully uploaded: nothing to do."""
+    """Fully uploaded: nothing to upload. Their results may still be missing from the lake
+    (a run stopped while waiting): :func:`tasks.upload.pending_images` lists those."""
     changed: tuple[QuarantinedFile, ...]
     """CHANGED_AFTER_UPLOAD: one record per file that differs from what was uploaded."""
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from haut.emulator.server import EmulatorServer
 from haut.client import HautClient
+from haut.emulator.server import EmulatorServer
 from haut.errors import CreateInDoubtError, TransientError
 from haut.paths import SubjectRef
 from schemas.api import Batch, Image, Subject
@@ -94,15 +94,15 @@ class AnswerLost(DoubtCounter):
 
     async def create_subject(self, *args: Any, **kwargs: Any) -> Subject:
         made = await super().create_subject(*args, **kwargs)
-        return await self._lose_first("subject", made)  # type: ignore[no-any-return]
+        return await self._lose_first("subject", made)
 
     async def create_batch(self, *args: Any, **kwargs: Any) -> Batch:
         made = await super().create_batch(*args, **kwargs)
-        return await self._lose_first("batch", made)  # type: ignore[no-any-return]
+        return await self._lose_first("batch", made)
 
     async def upload_image(self, *args: Any, **kwargs: Any) -> Image:
         made = await super().upload_image(*args, **kwargs)
-        return await self._lose_first("image", made)  # type: ignore[no-any-return]
+        return await self._lose_first("image", made)
 
 
 @pytest.fixture
@@ -218,7 +218,8 @@ async def test_faults_still_upload_every_image_exactly_once(
         for n, sides in enumerate([(Side.FRONT, Side.RIGHT, Side.LEFT), (Side.FRONT,)] * 4)
     ]
     set_faults(emulator, rate_drop=0.3, rate_5xx=0.2, seed=1)
-    async with DoubtCounter(emulator.url) as faulty:
+    faulty = DoubtCounter(emulator.url)
+    async with faulty:
         for _ in range(6):
             try:
                 planned, _ = await ingest(faulty, ledger, captures)
@@ -296,8 +297,9 @@ async def test_answers_lost_after_the_server_acted_are_reconciled_in_the_same_ru
         write_capture(tmp_path, "alice", "2026-01-05", seed=1),
         write_capture(tmp_path, "alice", "2026-01-12", seed=2),
     ]
-    async with AnswerLost(emulator.url) as lossy:
-        planned, outcome = await ingest(lossy, ledger, captures)
+    lossy = AnswerLost(emulator.url)
+    async with lossy:
+        _, outcome = await ingest(lossy, ledger, captures)
     assert lossy.lost == {"subject", "batch", "image"}
     assert (outcome.failed, len(outcome.uploaded)) == ([], 6)
     assert_each_image_once(emulator, captures)
@@ -372,7 +374,8 @@ async def test_the_dataset_is_made_and_attached_once_keeping_the_face_detector(
             enabled_algorithms=algorithms,
         )
 
-    async with AttachCounter(emulator.url) as counter:
+    counter = AttachCounter(emulator.url)
+    async with counter:
         first = await ensure([30])
         again = await ensure([30])
         wider = await ensure([31, 30])
