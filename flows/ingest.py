@@ -130,6 +130,7 @@ class _Run:
         self.client, self.ledger, self.dataset = client, ledger, dataset
         self.waiter, self.writer, self.options = waiter, writer, options
         self.uploads = UploadOutcome()
+        self.carried_over: set[str] = set()
         self.complete = 0
         self.pending: list[str] = []
         self._slots = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
@@ -142,7 +143,10 @@ class _Run:
             self.uploads.uploaded.extend(outcome.uploaded)
             self.uploads.quarantined.extend(outcome.quarantined)
             self.uploads.failed.extend(outcome.failed)
-            await self._results(outcome.uploaded)
+            # Resumed captures report images uploaded by an earlier run too; those whose
+            # results are outstanding are already being awaited as carried over.
+            fresh = [i for i in outcome.uploaded if i.image_id not in self.carried_over]
+            await self._results(fresh)
 
     async def images(self, images: Sequence[UploadedImage]) -> None:
         async with self._slots:
@@ -205,6 +209,7 @@ async def _upload_and_write(
             Stage.WRITTEN, sum(len(c.images) for c in to_upload) + len(carried_over)
         )
         run = _Run(client, ledger, dataset, waiter, writer, options)
+        run.carried_over = {image.image_id for image in carried_over}
         async with waiter.listening(client, dataset_ids=[dataset.dataset_id]):
             size = options.chunk_size
             jobs = [

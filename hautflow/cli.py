@@ -13,9 +13,21 @@ from pydantic import ValidationError
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import EmulatorConfig, FaultConfig
+from haut.errors import AuthError
 from hautflow.ingest_cli import FailOn
+from hautflow.settings import ConfigurationError
+from tasks.discovery_errors import DiscoveryError
+from tasks.upload import DatasetConflictError
 
 SAMPLE_QUERY = "SELECT * FROM metrics LIMIT 5"
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    DiscoveryError,
+    DatasetConflictError,
+    ConfigurationError,
+    AuthError,
+)
+"""Failures the user fixes (the message says how): printed without a traceback."""
 
 app = typer.Typer(
     help="Face photos through the Haut.AI skin-analysis API into a Parquet lake.",
@@ -166,7 +178,11 @@ def ingest(
         )
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    summary = run_ingest(options)
+    try:
+        summary = run_ingest(options)
+    except USER_ERRORS as exc:
+        typer.secho(f"hautflow ingest: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
     print_summary(summary, options)
     raise typer.Exit(exit_code(summary, fail_on))
 
