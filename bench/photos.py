@@ -50,14 +50,17 @@ def untagged(photo: bytes) -> bytes:
     if photo[head : head + 2] != JPEG_COMMENT:
         return photo
     length = int.from_bytes(photo[head + 2 : head + 4], "big")
-    if not photo[head + 4 : head + 4 + len(COMMENT_PREFIX)] == COMMENT_PREFIX:
+    if photo[head + 4 : head + 4 + len(COMMENT_PREFIX)] != COMMENT_PREFIX:
         return photo
     return JPEG_START + photo[head + 2 + length :]
 
 
 def _pool() -> dict[str, list[bytes]]:
     return {
-        side: [render_face(1000 + seed, side=side, redness=seed / POOL_SIZE) for seed in range(POOL_SIZE)]
+        side: [
+            render_face(1000 + seed, side=side, redness=seed / POOL_SIZE)
+            for seed in range(POOL_SIZE)
+        ]
         for side in SIDES_OF_TRIPLE
     }
 

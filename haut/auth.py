@@ -1,8 +1,9 @@
 """Credentials and the shared access token: one login, refresh before expiry, renew on 401.
 
 The login endpoint is rate limited upstream ("Firebase has rate limit"), so every concurrent
-request shares one token behind an asyncio.Lock: N requests waiting for a token cause one
-login, and N requests failing with 401 cause one refresh.
+request shares one token and one in-flight renewal: N requests waiting for a token cause one
+login, N requests failing with 401 cause one refresh, and a failed login is not repeated by
+each waiter.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ log = get_logger(__name__)
 
 DEFAULT_TOKEN_LIFETIME = 3600.0
 DEFAULT_REFRESH_MARGIN = 300.0
+DEFAULT_FAILURE_MEMORY = 5.0  # seconds a failed login is answered from memory
 
 PostJson = Callable[[str, dict[str, Any]], Awaitable[Any]]
 """Sends an unauthenticated POST with a JSON body and returns the decoded JSON answer."""
@@ -65,8 +67,11 @@ class TokenCredentials:
 Credentials = PasswordCredentials | TokenCredentials
 
 
-def jwt_expiry(token: str) -> float | None:
-    """The ``exp`` claim (epoch seconds) of a JWT, read without verifying it; None otherwise."""
+def jwt_lifetime(token: str) -> float | None:
+    """``exp - iat`` of a JWT (read without verifying it), or None if it has no such claims.
+
+    A difference of two server times is immune to the local clock running ahead or behind.
+    """
     parts = token.split(".")
     if len(parts) != 3:
         return None
@@ -75,23 +80,33 @@ def jwt_expiry(token: str) -> float | None:
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (binascii.Error, ValueError):
         return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
-    return float(exp) if isinstance(exp, int | float) else None
+    if not isinstance(claims, dict):
+        return None
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        return None
+    return float(expires - issued) if expires > issued else None
 
 
 @dataclass
 class Grant:
-    """The token in use, until when it is good, and who it belongs to."""
+    """The token in use, until when it is good (local clock), and who it belongs to."""
 
     access_token: SecretStr
     refresh_token: SecretStr | None
     expires_at: float
     user_id: int | None = None
     company_id: str | None = None
+    lifetime: float = DEFAULT_TOKEN_LIFETIME
 
 
 class TokenManager:
-    """Hands out a valid access token to every request, logging in or refreshing as needed."""
+    """Hands out a valid access token to every request, logging in or refreshing as needed.
+
+    All callers that need a new token at the same time share one renewal (an asyncio task):
+    N waiters cause one login sequence and all see its token or its error. A failed renewal
+    is remembered for ``failure_memory`` seconds so a burst of callers cannot storm the login.
+    """
 
     def __init__(
         self,
@@ -101,13 +116,16 @@ class TokenManager:
         clock: Callable[[], float],
         login_paths: Sequence[str] = LOGIN_PATHS,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        failure_memory: float = DEFAULT_FAILURE_MEMORY,
     ) -> None:
         self._credentials = credentials
         self._post_json = post_json
         self._clock = clock
         self._login_paths = tuple(login_paths)
         self._margin = refresh_margin
-        self._lock = asyncio.Lock()
+        self._failure_memory = failure_memory
+        self._renewal: asyncio.Task[Grant] | None = None
+        self._failure: tuple[float, HautError] | None = None  # (until, error)
         self._grant: Grant | None = None
         self.logins = 0
         self.refreshes = 0
@@ -119,30 +137,52 @@ class TokenManager:
         """The current grant (None before the first login)."""
         return self._grant
 
+    def margin(self, grant: Grant) -> float:
+        """How long before expiry a token is renewed; a short-lived token keeps 4/5 of its life."""
+        return min(self._margin, grant.lifetime / 5)
+
     def _fresh(self) -> Grant | None:
         grant = self._grant
-        if grant is not None and self._clock() < grant.expires_at - self._margin:
+        if grant is not None and self._clock() < grant.expires_at - self.margin(grant):
             return grant
         return None
 
     async def token(self) -> str:
-        """A token good for at least the refresh margin; logs in or refreshes at most once."""
-        grant = self._fresh()
-        if grant is None:
-            async with self._lock:
-                grant = self._fresh() or await self._renew()
+        """A token good for at least the refresh margin; joins or starts one shared renewal."""
+        grant = self._fresh() or await self._shared_renewal()
         return grant.access_token.get_secret_value()
 
     async def token_rejected(self, token: str) -> str:
         """Called when the server said 401 to ``token``: a new token, renewed once for all."""
         if isinstance(self._credentials, TokenCredentials):
             raise AuthError("the private token was refused")
-        async with self._lock:
-            current = self._grant
-            if current is not None and current.access_token.get_secret_value() != token:
-                return current.access_token.get_secret_value()  # someone already renewed it
-            grant = await self._renew()
+        current = self._grant
+        if current is not None and current.access_token.get_secret_value() != token:
+            return current.access_token.get_secret_value()  # someone already renewed it
+        grant = await self._shared_renewal()
         return grant.access_token.get_secret_value()
+
+    async def _shared_renewal(self) -> Grant:
+        if self._renewal is None:
+            if self._failure is not None:
+                until, error = self._failure
+                if self._clock() < until:
+                    raise error
+                self._failure = None
+            self._renewal = asyncio.create_task(self._renew_once())
+            # Its error is raised to the waiters; if all of them were cancelled, nobody reads it.
+            self._renewal.add_done_callback(_consume_outcome)
+        # shield: one caller being cancelled must not cancel the renewal the others wait for.
+        return await asyncio.shield(self._renewal)
+
+    async def _renew_once(self) -> Grant:
+        try:
+            return await self._renew()
+        except HautError as error:
+            self._failure = (self._clock() + self._failure_memory, error)
+            raise
+        finally:
+            self._renewal = None
 
     async def _renew(self) -> Grant:
         grant = self._grant
@@ -183,17 +223,32 @@ class TokenManager:
     def _accept(self, login: Login) -> Grant:
         register_secret(login.access_token)
         register_secret(login.refresh_token)
-        token = login.access_token.get_secret_value()
-        lifetime = (login.model_extra or {}).get("expires_in")
-        if not isinstance(lifetime, int | float) or lifetime <= 0:
-            lifetime = DEFAULT_TOKEN_LIFETIME
-        expiry = jwt_expiry(token) or self._clock() + lifetime
+        lifetime = token_lifetime(login)
         previous = self._grant
         self._grant = Grant(
             access_token=login.access_token,
             refresh_token=login.refresh_token or (previous.refresh_token if previous else None),
-            expires_at=expiry,
+            # Counted from the local clock on arrival, never from the server's exp: a local
+            # clock running ahead would otherwise make every token look nearly expired.
+            expires_at=self._clock() + lifetime,
+            lifetime=lifetime,
             user_id=login.id if login.id is not None else (previous.user_id if previous else None),
             company_id=login.company_id or (previous.company_id if previous else None),
         )
         return self._grant
+
+
+def _consume_outcome(task: asyncio.Task[Grant]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def token_lifetime(login: Login) -> float:
+    """Seconds the token of ``login`` lives: JWT ``exp - iat``, else ``expires_in``, else 1 h."""
+    from_claims = jwt_lifetime(login.access_token.get_secret_value())
+    if from_claims is not None:
+        return from_claims
+    expires_in = (login.model_extra or {}).get("expires_in")
+    if isinstance(expires_in, int | float) and expires_in > 0:
+        return float(expires_in)
+    return DEFAULT_TOKEN_LIFETIME

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from haut import paths
@@ -18,14 +18,9 @@ from haut.paths import BatchRef, ImageRef, SubjectRef
 from haut.session import ApiSession, TokenPlacement
 from schemas.api import Batch, Image, Subject, parse_items
 from schemas.api_results import AuxImage, ResultRow, SmoothedValue
+from schemas.wire_time import format_wire_time
 
 PDF_OPTIONS = {"timeout": 30000, "waitUntil": "networkidle0"}
-
-
-def wire_time(moment: datetime) -> str:
-    """``"YYYY-MM-DD HH:MM:SS"`` in UTC (naive datetimes are taken as UTC)."""
-    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return aware.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _date_param(value: date | datetime | None) -> str | None:
@@ -97,7 +92,7 @@ class CaptureCalls:
         self, subject: SubjectRef, *, creation_time: datetime | None = None
     ) -> Batch:
         """Create a batch; its images take ``creation_time`` (the capture time) if given."""
-        body = {"creation_time": wire_time(creation_time)} if creation_time else {}
+        body = {"creation_time": format_wire_time(creation_time)} if creation_time else {}
         # A create: repeated only if the request never left; else CreateInDoubtError.
         answer = await self._session.json(
             "POST",
@@ -137,7 +132,7 @@ class CaptureCalls:
         if name is not None:
             body["name"] = name
         if creation_time is not None:
-            body["creation_time"] = wire_time(creation_time)
+            body["creation_time"] = format_wire_time(creation_time)
         # A create: repeated only if the request never left; else CreateInDoubtError, and
         # the caller looks for an image of this name in the batch (find_images).
         answer = await self._session.json(

@@ -361,6 +361,19 @@ class HautClient(CaptureCalls):
             lambda: self._query("company_id", self.company_id()),
         )
 
+    async def _renewed_if_refused(self, token: str) -> str | None:
+        """After a websocket refused ``token``: a new token if the API refuses it too, else None.
+
+        The REST API answers 401 only for a bad token (the session then renews it once for
+        everybody); if it accepts the token, the refusal was about the user or company id.
+        """
+        tokens = self._session.tokens
+        if tokens.grant is None or tokens.grant.access_token.get_secret_value() == token:
+            await self.profile()
+        grant = tokens.grant
+        current = grant.access_token.get_secret_value() if grant else None
+        return current if current is not None and current != token else None
+
     async def _query(self, name: str, value: Awaitable[Any]) -> str:
         return urlencode({name: await value})
 
@@ -377,7 +390,7 @@ class HautClient(CaptureCalls):
             headers_for,
             query=query,
             token=tokens.token,
-            token_rejected=tokens.token_rejected,
+            renewed_if_refused=self._renewed_if_refused,
             policy=self._session.retry,
             sleep=self._sleep,
             reconnect=reconnect,

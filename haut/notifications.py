@@ -56,7 +56,7 @@ class NotificationStream:
         *,
         query: Callable[[], Awaitable[str]],
         token: Callable[[], Awaitable[str]],
-        token_rejected: Callable[[str], Awaitable[str]],
+        renewed_if_refused: Callable[[str], Awaitable[str | None]],
         policy: RetryPolicy,
         sleep: Sleep,
         reconnect: bool = True,
@@ -67,7 +67,7 @@ class NotificationStream:
         self.url = url_for("")
         self._headers_for = headers_for
         self._token = token
-        self._token_rejected = token_rejected
+        self._renewed_if_refused = renewed_if_refused
         self._policy = policy
         self._sleep = sleep
         self._reconnect = reconnect
@@ -108,8 +108,8 @@ class NotificationStream:
                 if not self._reconnect:
                     raise StopAsyncIteration from closed
                 log.info("notification websocket closed (%s), reconnecting", closed.rcvd)
-                self.reconnects += 1
                 self._connection = await self._open_with_retries()
+                self.reconnects += 1  # counted once the new connection is really open
                 continue
             return parse_notification(_decode(text))
         raise StopAsyncIteration
@@ -128,8 +128,12 @@ class NotificationStream:
                 raise TransientError(
                     f"websocket refused with {refused.response.status_code}", path=self.url
                 ) from None
-        # Refused for the token: renew it once for everybody and try again.
-        token = await self._token_rejected(token)
+        # 401/403 is either the token or a user/company id the token may not listen to; only
+        # a token the API refuses too is worth renewing (once for everybody) and retrying.
+        renewed = await self._renewed_if_refused(token)
+        if renewed is None:
+            raise AuthError("websocket refused: not allowed to listen here", path=self.url)
+        token = renewed
         try:
             return await self._connect(token)
         except InvalidStatus as refused:

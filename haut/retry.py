@@ -58,9 +58,6 @@ class RetryPolicy:
         return self.backoff(attempt, rng)
 
 
-NO_RETRY = RetryPolicy(attempts=1)
-
-
 def should_retry(error: BaseException, *, create: bool) -> bool:
     """Whether another attempt is safe and useful.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
@@ -130,40 +131,63 @@ class ApiSession:
         only when the server provably did not act on it (see ``retry.should_retry``); after
         any other failure it raises CreateInDoubtError carrying ``reconcile_by``.
         """
-        renewals = {"left": 1}  # one token renewal per call, shared by all attempts
+        call = _CallState(method)
 
         async def attempt() -> httpx.Response:
             try:
-                return await self._authorised_exchange(method, path, body, params, token, renewals)
+                return await self._authorised_exchange(path, body, params, token, call)
             except TransientError as error:
+                call.may_have_acted = call.may_have_acted or error.reached_server
                 if create and error.reached_server:
                     raise in_doubt(error, reconcile_by) from error
                 raise
 
-        return await call_with_retries(
-            attempt, policy=self.retry, sleep=self._sleep, rng=self._rng, create=create
-        )
+        try:
+            return await call_with_retries(
+                attempt, policy=self.retry, sleep=self._sleep, rng=self._rng, create=create
+            )
+        except _TokenUnavailable as unavailable:
+            raise unavailable.error from None
+
+    async def _token_for(self, placement: TokenPlacement) -> str | None:
+        if placement is TokenPlacement.NONE:
+            return None
+        try:
+            return await self.tokens.token()
+        except HautError as error:
+            # The login already retried on its own: retrying it again per request would
+            # multiply the attempts (and every queued request would repeat them).
+            raise _TokenUnavailable(error) from None
 
     async def _authorised_exchange(
         self,
-        method: str,
         path: str,
         body: Any,
         params: Mapping[str, Any] | None,
         placement: TokenPlacement,
-        renewals: dict[str, int],
+        call: _CallState,
     ) -> httpx.Response:
-        secret = await self.tokens.token() if placement is not TokenPlacement.NONE else None
+        method = call.method
+        secret = await self._token_for(placement)
         response = await self._exchange(method, path, body, params, placement, secret)
-        if response.status_code == 401 and secret is not None and renewals["left"] > 0:
+        if response.status_code == 401 and secret is not None and call.renewals_left > 0:
             # The token expired early or was revoked: renew once (shared with every other
             # request that saw the same 401), then try this request once more.
-            renewals["left"] -= 1
+            call.renewals_left -= 1
             try:
                 secret = await self.tokens.token_rejected(secret)
             except AuthError:
                 raise error_from_response(response) from None
+            except HautError as error:
+                raise _TokenUnavailable(error) from None
             response = await self._exchange(method, path, body, params, placement, secret)
+        if response.status_code == 404 and method == "DELETE" and call.may_have_acted:
+            # An earlier attempt reached the server before failing: it deleted the resource.
+            log.info(
+                "DELETE %s: gone on a retry, the earlier attempt deleted it",
+                strip_url_secrets(path),
+            )
+            return httpx.Response(204, request=response.request)
         if response.is_error:
             raise error_from_response(response)
         return response
@@ -194,6 +218,12 @@ class ApiSession:
                 )
             except httpx.HTTPError as error:
                 raise error_from_exception(error, method=method, path=path) from None
+            except OSError as error:
+                # In-process transports (httpx.ASGITransport) let a dropped connection surface
+                # raw, after the server may have acted on the request.
+                raise TransientError(
+                    f"{type(error).__name__} after sending", method=method, path=path
+                ) from None
         log.debug(
             "%s %s -> %d in %.3fs",
             method,
@@ -220,6 +250,23 @@ class ApiSession:
             next_path = _path_of(following) if following else None
             query = None
         return
+
+
+@dataclass
+class _CallState:
+    """What the attempts of one call share."""
+
+    method: str
+    renewals_left: int = 1  # one token renewal per call, shared by all attempts
+    may_have_acted: bool = False  # an attempt failed after reaching the server
+
+
+class _TokenUnavailable(Exception):
+    """No token could be had: ends the call's retries (the login retried already)."""
+
+    def __init__(self, error: HautError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 def _path_of(url: str) -> str:

@@ -9,9 +9,10 @@ keys) are ``SecretStr`` so reprs never show them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Self, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -21,47 +22,67 @@ from pydantic import (
     Field,
     SecretStr,
     TypeAdapter,
+    model_validator,
 )
 
-_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y.%m.%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
+from haut.redaction import strip_url_secrets
+from schemas.wire_time import parse_wire_time
 
 
 def parse_api_time(value: Any) -> Any:
     """An aware UTC datetime from any wire format; other values pass through to pydantic."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    for pattern in _TIME_FORMATS:
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if isinstance(value, str | datetime):
+        return parse_wire_time(value)
+    return value
 
 
 ApiTime = Annotated[datetime, BeforeValidator(parse_api_time)]
 """A timestamp of the API, always an aware UTC datetime."""
 
 
+# Names of unknown fields whose string values are secrets (token_access, id_token, ...).
+_SECRET_FIELD = re.compile(r"token|secret|passw|signature|credential|cookie", re.IGNORECASE)
+
+
+def strip_url_map_secrets(value: Any) -> Any:
+    """A ``{"name": url}`` map with token-bearing query parameters removed from every URL.
+
+    Nested maps are cleaned too; values that are neither text nor maps are dropped.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    cleaned: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, str):
+            cleaned[key] = strip_url_secrets(item)
+        elif isinstance(item, Mapping):
+            cleaned[key] = strip_url_map_secrets(item)
+    return cleaned
+
+
+UrlMap = Annotated[dict[str, Any], BeforeValidator(strip_url_map_secrets)]
+"""URLs as the API lists them, stored without their signatures and tokens."""
+
+
 class ApiModel(BaseModel):
-    """Base of every payload model: unknown fields are kept, names match the wire."""
+    """Base of every payload model: unknown fields are kept, names match the wire.
+
+    Unknown fields whose name says they are secret (``token_access``, ``id_token``...) are
+    kept as ``SecretStr``, so no repr or dump of a payload shows a credential by accident.
+    """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
+    @model_validator(mode="after")
+    def _hide_secret_extras(self) -> Self:
+        extra = self.__pydantic_extra__
+        for name, value in (extra or {}).items():
+            if isinstance(value, str) and _SECRET_FIELD.search(name):
+                extra[name] = SecretStr(value)  # type: ignore[index]
+        return self
+
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-class Page(ApiModel, Generic[ModelT]):
-    """One DRF page: ``{"count": 42, "next": "<url>", "previous": null, "results": [...]}``."""
-
-    count: int | None = None
-    next: str | None = None
-    previous: str | None = None
-    results: list[ModelT]
 
 
 def page_items(body: Any) -> tuple[list[Any], str | None]:
@@ -90,7 +111,9 @@ class Login(ApiModel):
     email: str | None = None
     username: str | None = None
     company_id: str | None = None
+    # The API sends the same token as both "access_token" and "token_access"; either is enough.
     access_token: SecretStr = Field(validation_alias=AliasChoices("access_token", "token_access"))
+    token_access: SecretStr | None = None
     refresh_token: SecretStr | None = None
     is_verified: bool | None = None
     profile: dict[str, Any] | None = None
@@ -245,7 +268,7 @@ class Image(ApiModel):
     light_id: int | None = None
     creation_time: ApiTime | None = None
     image_batch_id: str | None = None
-    urls: dict[str, Any] = Field(default_factory=dict, repr=False)
+    urls: UrlMap = Field(default_factory=dict, repr=False)
 
 
 class Webhook(ApiModel):

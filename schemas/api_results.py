@@ -24,8 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from haut.redaction import strip_url_secrets
-from schemas.api import ApiModel, ApiTime, NamedRef
+from schemas.api import ApiModel, ApiTime, NamedRef, UrlMap
 
 MetricValue = int | float | str | bool | None
 
@@ -228,15 +227,8 @@ class AuxImage(ApiModel):
     application_id: str | None = None
     application_name: str | None = None
     application_run_id: str | None = None
-    urls: dict[str, str] = Field(default_factory=dict)
+    urls: UrlMap = Field(default_factory=dict)
     results: list[ResultRow] = Field(default_factory=list)
-
-    @field_validator("urls", mode="before")
-    @classmethod
-    def _strip_secrets(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {k: strip_url_secrets(v) for k, v in value.items() if isinstance(v, str)}
-        return value
 
 
 class SmoothedValue(ApiModel):

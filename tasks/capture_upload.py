@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 import fsspec
 from sqlalchemy.exc import IntegrityError
 
-from haut.captures import wire_time
 from haut.client import HautClient
 from haut.errors import AuthError, CreateInDoubtError, HautError, ValidationError
 from haut.paths import BatchRef, SubjectRef
@@ -43,6 +42,7 @@ from schemas.captures import (
     SourceImage,
     UploadedImage,
 )
+from schemas.wire_time import format_wire_time
 from tasks.ledger import ImageRecord, Ledger
 from tasks.ledger_tables import ON_THE_API, CaptureState, ImageState
 
@@ -217,12 +217,12 @@ class CaptureUploader:
         batches are interchangeable: same subject, same time, nothing inside.
         """
         owned = self._ledger.owned_batch_ids(subject.subject_id)
-        wanted = wire_time(capture.captured_at)
+        wanted = format_wire_time(capture.captured_at)
         names = {image.upload_name for image in capture.images}
         for batch in await self._client.list_batches(subject):
             if batch.id in owned or batch.creation_time is None:
                 continue
-            if wire_time(batch.creation_time) != wanted:
+            if format_wire_time(batch.creation_time) != wanted:
                 continue
             inside = await self._client.list_images(subject.batch(batch.id))
             if all(image.name in names for image in inside):

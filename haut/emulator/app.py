@@ -49,7 +49,11 @@ class TrailingSlashMiddleware:
 
 
 class SettleMiddleware:
-    """Due algorithm rows appear before any request is answered (lazy processing)."""
+    """Due algorithm rows appear before any request is answered (lazy processing).
+
+    A processing failure is logged, never answered: the request that happened to trigger
+    settling has nothing to do with it.
+    """
 
     def __init__(self, app: ASGIApp, state: EmulatorState):
         self.app = app
@@ -57,7 +61,7 @@ class SettleMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            processing.settle(self.state)
+            processing.settle_logged(self.state)
         await self.app(scope, receive, send)
 
 

@@ -4,7 +4,10 @@ An upload schedules one job per enabled algorithm, due at upload + base delay ×
 algorithm's delay factor. ``settle`` turns due jobs into result rows (so ``/results/`` grows row
 by row), and when an image's last row lands: aux images, websocket messages, webhook
 deliveries and the ``clean_images_as_soon_as_ready`` retention. Jobs live in SQLite, so a
-restarted emulator finishes what was pending. Analysis is cached per photo sha256.
+restarted emulator finishes what was pending: the last row and the image's completion (aux
+images, webhook deliveries) are one transaction, so a crash cannot leave an image with every
+row but never complete. A job that raises becomes an ``is_ok: false`` row; it never blocks
+the queue. Analysis is cached per photo sha256.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ log = logging.getLogger(__name__)
 MAX_CACHED_PHOTOS = 512
 MAX_CACHED_OUTCOMES = 2048
 SWEEP_EVERY_SECONDS = 1.0
+FAILED_OUTCOME: tuple[bool, dict[str, Any]] = (False, {"error": "Internal processing error"})
 
 
 def photo_of(state: EmulatorState, image: Doc) -> analysis.Photo | None:
@@ -77,33 +81,66 @@ def settle(state: EmulatorState) -> None:
     """Materialise every algorithm row that is due by now, and apply expiry retention."""
     now = state.clock.timestamp()
     for image_id, algorithm_id, due_at in state.store.due_jobs(now):
-        _finish(state, image_id, algorithm_id, due_at)
+        try:
+            _finish(state, image_id, algorithm_id, due_at)
+        except Exception:
+            # One bad job must not wedge the queue: its row records the failure instead.
+            log.exception("algorithm %s failed on image %s", algorithm_id, image_id)
+            _record_failure(state, image_id, algorithm_id, due_at)
     if now - state.last_sweep >= SWEEP_EVERY_SECONDS:
         state.last_sweep = now
         sweep_expired(state, now)
+
+
+def settle_logged(state: EmulatorState) -> None:
+    """``settle`` for callers whose own answer does not depend on it: failures are logged."""
+    try:
+        settle(state)
+    except Exception:
+        log.exception("emulator processing failed")
 
 
 def face_detector_enabled(image: Doc) -> bool:
     return any(catalog.FACE_DETECTOR_ID in run["algorithms"] for run in image.get("runs", []))
 
 
-def _finish(state: EmulatorState, image_id: str, algorithm_id: int, due_at: float) -> None:
+def _finish(
+    state: EmulatorState, image_id: str, algorithm_id: int, due_at: float, *, failed: bool = False
+) -> None:
+    """Write the job's row; with the image's last row, complete the image in the same commit.
+
+    Heavy work (analysis, aux crops) happens before the transaction; messages go out after
+    it, so a crash anywhere leaves the job queued and the next settle redoes it whole.
+    """
     image = state.store.get("images", image_id)
     if image is None:
         state.store.finish_job(image_id, algorithm_id)
         return
     spec = catalog.algorithm(algorithm_id)
     run = next(r for r in image["runs"] if algorithm_id in r["algorithms"])
-    photo = photo_of(state, image)
-    outcome = _outcome(state, image, photo, spec)
+    photo = None if failed else photo_of(state, image)
+    outcome = FAILED_OUTCOME if failed else _outcome(state, image, photo, spec)
     row = shapes.result_row(image, run, spec, outcome, wire_time(due_at))
+    is_last = state.store.pending_jobs(image_id) == 1
+    aux = _aux_docs(image, photo, wire_time(due_at)) if is_last and photo else []
+    messages = [{"event": ALGORITHM_RESULT, **_ids(image), "result": row}]
     with state.store.transaction():
         state.store.insert("results", row, parent=image_id)
         state.store.finish_job(image_id, algorithm_id)
-    message = {"event": ALGORITHM_RESULT, **_ids(image), "result": row}
-    state.hub.publish(image["company_id"], message)
-    if state.store.pending_jobs(image_id) == 0:
-        _complete(state, image, photo, due_at)
+        if state.store.pending_jobs(image_id) == 0:
+            messages += _complete(state, image, aux, due_at)
+    for message in messages:
+        state.hub.publish(image["company_id"], message)
+
+
+def _record_failure(state: EmulatorState, image_id: str, algorithm_id: int, due_at: float) -> None:
+    """An error row for a job that raised, so its image still completes."""
+    try:
+        _finish(state, image_id, algorithm_id, due_at, failed=True)
+    except Exception:
+        # Even the error row cannot be written: drop the job rather than fail every settle.
+        log.exception("dropping algorithm %s of image %s", algorithm_id, image_id)
+        state.store.finish_job(image_id, algorithm_id)
 
 
 def _outcome(
@@ -112,28 +149,17 @@ def _outcome(
     if photo is None:
         return False, {"error": "Image is not available"}
     detector = face_detector_enabled(image)
-    side = _tech_name(image, "sides", "side_id", "front")
-    light = _tech_name(image, "lights", "light_id", "regular")
+    side, light = shapes.side_of(image), shapes.light_of(image)
     key = (photo.sha256, spec.id, detector, side, light)
-    try:
-        cached = state.outcomes.get(key)
-        if cached is None:
-            if len(state.outcomes) >= MAX_CACHED_OUTCOMES:
-                state.outcomes.pop(next(iter(state.outcomes)))
-            cached = analysis.algorithm_outcome(
-                photo, spec, face_detector_enabled=detector, side=side, light=light
-            )
-            state.outcomes[key] = cached
-        return cached
-    except Exception:
-        # One bad computation must not wedge the queue: the row records the failure instead.
-        log.exception("algorithm %s failed on image %s", spec.id, image["id"])
-        return False, {"error": "Internal processing error"}
-
-
-def _tech_name(image: Doc, kind: str, key: str, default: str) -> str:
-    found = shapes.find_by_id(shapes.image_type(image["image_type_id"])[kind], image[key])
-    return str(found["tech_name"]) if found else default
+    cached = state.outcomes.get(key)
+    if cached is None:
+        if len(state.outcomes) >= MAX_CACHED_OUTCOMES:
+            state.outcomes.pop(next(iter(state.outcomes)))
+        cached = analysis.algorithm_outcome(
+            photo, spec, face_detector_enabled=detector, side=side, light=light
+        )
+        state.outcomes[key] = cached
+    return cached
 
 
 def _ids(image: Doc) -> dict[str, Any]:
@@ -141,12 +167,16 @@ def _ids(image: Doc) -> dict[str, Any]:
     return {**{key: image[key] for key in keys}, "image_id": image["id"]}
 
 
-def _complete(state: EmulatorState, image: Doc, photo: analysis.Photo | None, at: float) -> None:
+def _complete(
+    state: EmulatorState, image: Doc, aux: list[Doc], at: float
+) -> list[dict[str, Any]]:
+    """Record the image as complete (inside the caller's transaction); its messages to send."""
     image["complete"] = True
     image["completed_at"] = at
-    if photo is not None:
-        _store_aux(state, image, photo, wire_time(at))
+    for doc in aux:
+        state.store.insert("aux_images", doc, parent=image["id"])
     state.store.replace("images", image)
+    messages = []
     for run in image["runs"]:
         message = {
             "event": PHOTO_CALCULATED,
@@ -154,26 +184,29 @@ def _complete(state: EmulatorState, image: Doc, photo: analysis.Photo | None, at
             "application_id": run["application_id"],
             "application_run_id": run["id"],
         }
-        state.hub.publish(image["company_id"], message)
+        messages.append(message)
         _queue_webhook(state, image, run, message)
     dataset = state.store.get("datasets", image["dataset_id"])
     if dataset is not None and dataset.get("clean_images_as_soon_as_ready"):
         delete_photo(state, image)
+    return messages
 
 
-def _store_aux(state: EmulatorState, image: Doc, photo: analysis.Photo, at: str) -> None:
+def _aux_docs(image: Doc, photo: analysis.Photo, at: str) -> list[Doc]:
+    """The image's aux image documents; none when the crops cannot be computed."""
     enabled = [a for run in image["runs"] for a in run["algorithms"]]
-    outcomes = analysis.aux_outcomes(
-        photo, enabled, face_detector_enabled=face_detector_enabled(image)
-    )
-    for outcome in outcomes:
-        run = image["runs"][0]
-        application = shapes.applications().get(run["application_id"], {})
-        rows = [
-            shapes.result_row(image, run, spec, (ok, payload), at)
-            for spec, ok, payload in outcome.rows
-        ]
-        doc = {
+    try:
+        outcomes = analysis.aux_outcomes(
+            photo, enabled, face_detector_enabled=face_detector_enabled(image)
+        )
+    except Exception:
+        # Aux images are extras: the image still completes with its result rows.
+        log.exception("aux images of image %s failed", image["id"])
+        return []
+    run = image["runs"][0]
+    application = shapes.applications().get(run["application_id"], {})
+    return [
+        {
             "id": str(uuid.uuid4()),
             "image_id": image["id"],
             "aux_image_type": {
@@ -187,9 +220,13 @@ def _store_aux(state: EmulatorState, image: Doc, photo: analysis.Photo, at: str)
             "application_run_id": run["id"],
             "application_description": application.get("description"),
             "box": list(outcome.box),
-            "results": rows,
+            "results": [
+                shapes.result_row(image, run, spec, (ok, payload), at)
+                for spec, ok, payload in outcome.rows
+            ],
         }
-        state.store.insert("aux_images", doc, parent=image["id"])
+        for outcome in outcomes
+    ]
 
 
 def _queue_webhook(state: EmulatorState, image: Doc, run: Doc, message: dict[str, Any]) -> None:

@@ -61,7 +61,7 @@ async def advance_clock(request: Request) -> dict[str, Any]:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise errors.invalid("advance_seconds", "A number of seconds >= 0 is required.")
     state.advance_clock(float(seconds))
-    processing.settle(state)
+    processing.settle_logged(state)
     return await get_clock(request)
 
 

@@ -133,7 +133,9 @@ def _store_image(
         state.store.put_blob(doc["id"], data)
         state.store.insert("images", doc, parent=batch["id"], owner=batch["subject_id"])
         state.store.count_upload(photo.sha256)
-    processing.settle(state)  # with no delay the image is complete before the answer
+    # With no delay the image is complete before the answer; the upload itself is stored
+    # whatever processing does, so a processing failure must not turn into an error answer.
+    processing.settle_logged(state)
     return state.store.get("images", doc["id"]) or doc
 
 

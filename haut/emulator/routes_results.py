@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from haut.emulator import analysis, errors, pdf, smoothing
+from haut.emulator import analysis, errors, pdf, shapes, smoothing
 from haut.emulator.auth import CompanyCaller, authenticate, bearer_token, state_of
 from haut.emulator.clock import parse_time
 from haut.emulator.routes_images import image_doc
@@ -114,13 +114,21 @@ async def smoothed_results(
         raise errors.invalid(
             "smoothing_method", f"Choose one of: {choices}.", code="invalid_choice"
         ) from exc
-    history = subject_history(state, image["subject_id"])
-    target = next(values for doc, values in history if doc["id"] == image["id"])
-    if not target:
-        return []  # no face (or nothing finished yet): nothing to smooth
+    # Upload order (not time order): smoothing breaks creation-time ties by it.
+    history = [
+        smoothing.ScoredImage(
+            image_id=doc["id"],
+            taken=parse_time(doc["creation_time"]),
+            values=face_values(state.store.children("results", doc["id"])),
+            side=shapes.side_of(doc),
+        )
+        for doc in state.store.owned("images", image["subject_id"])
+    ]
+    # Images without a face value (no face, nothing finished yet) are no sample points; a
+    # target without one gets [] from smoothed_results.
     return smoothing.smoothed_results(
-        parse_time(image["creation_time"]),
-        [(parse_time(doc["creation_time"]), values) for doc, values in history if values],
+        image["id"],
+        [scored for scored in history if scored.values or scored.image_id == image["id"]],
         method=method,
         window_days=window or 14,
         max_size=max_size or 10,

@@ -1,15 +1,19 @@
 """Run the emulator: in a background thread for tests and the pipeline, or in the foreground.
 
 ``EmulatorServer`` binds its socket before starting uvicorn, so port 0 gives a free port with
-no race, and ``url`` is known as soon as ``start()`` returns.
+no race, and ``url`` is known as soon as ``start()`` returns. Both ways run without uvicorn's
+access log: it prints every request line with its query string, and aux image URLs carry the
+caller's token (``/images/{id}.jpg?token=...``).
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,7 +24,23 @@ from haut.emulator.state import EmulatorState
 
 __all__ = ["EmulatorServer", "create_app", "serve"]
 
+log = logging.getLogger(__name__)
+
 START_TIMEOUT_SECONDS = 15.0
+STOP_TIMEOUT_SECONDS = 15.0
+
+
+def _uvicorn_config(app: FastAPI, *, log_level: str, **network: Any) -> uvicorn.Config:
+    """uvicorn settings shared by the background and foreground emulator."""
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        loop="asyncio",
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+        access_log=False,  # request lines carry query strings, and aux URLs carry tokens
+        **network,
+    )
 
 
 class EmulatorServer:
@@ -61,15 +81,7 @@ class EmulatorServer:
         self._socket.bind((self.host, self.port))
         self.port = self._socket.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}"
-        settings = uvicorn.Config(
-            self.app,
-            log_level=self._log_level,
-            loop="asyncio",
-            lifespan="on",
-            timeout_graceful_shutdown=3,
-            access_log=False,
-        )
-        self._server = uvicorn.Server(settings)
+        self._server = uvicorn.Server(_uvicorn_config(self.app, log_level=self._log_level))
         self._thread = threading.Thread(
             target=self._server.run,
             kwargs={"sockets": [self._socket]},
@@ -91,15 +103,28 @@ class EmulatorServer:
             time.sleep(0.005)
 
     def stop(self) -> None:
-        """Shut down cleanly: open connections, the ticker and webhook sends all end."""
+        """Shut down cleanly: open connections, the ticker and webhook sends all end.
+
+        The state is closed only once the server thread has ended; a thread that does not end
+        in time keeps it open (and is logged), since it may still be writing.
+        """
         if self._server is not None:
             self._server.should_exit = True
+        stopped = True
         if self._thread is not None:
-            self._thread.join(timeout=START_TIMEOUT_SECONDS)
+            self._thread.join(timeout=STOP_TIMEOUT_SECONDS)
+            stopped = not self._thread.is_alive()
         if self._socket is not None:
             self._socket.close()
         if self.app is not None:
-            self.state.store.close()
+            if stopped:
+                self.state.store.close()
+            else:
+                log.warning(
+                    "the emulator at %s did not stop within %g s; its state is left open",
+                    self.url,
+                    STOP_TIMEOUT_SECONDS,
+                )
         self._server = self._thread = self._socket = None
         self.app = None
 
@@ -117,4 +142,5 @@ class EmulatorServer:
 
 def serve(config: EmulatorConfig, *, host: str, port: int) -> None:
     """Run the emulator in the foreground until interrupted (``hautflow emulator --port N``)."""
-    uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+    settings = _uvicorn_config(create_app(config), log_level="info", host=host, port=port)
+    uvicorn.Server(settings).run()

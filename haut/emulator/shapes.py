@@ -42,6 +42,21 @@ def find_by_id(items: list[dict[str, Any]], item_id: int | None) -> dict[str, An
     return next((item for item in items if item["id"] == item_id), None)
 
 
+def side_of(image: Doc) -> str:
+    """The image's side tech name ("front", "right", "left"); "front" when unknown."""
+    return _tech_name(image, "sides", "side_id", "front")
+
+
+def light_of(image: Doc) -> str:
+    """The image's light tech name ("regular" when unknown)."""
+    return _tech_name(image, "lights", "light_id", "regular")
+
+
+def _tech_name(image: Doc, kind: str, key: str, default: str) -> str:
+    found = find_by_id(image_type(image.get("image_type_id"))[kind], image.get(key))
+    return str(found["tech_name"]) if found else default
+
+
 def dataset(store: Store, doc: Doc) -> dict[str, Any]:
     kind = image_type(doc.get("image_type_id"))
     runs = store.children("app_runs", doc["id"])

@@ -1,9 +1,20 @@
 """``smoothed_results``: a subject's recent face-level scores smoothed (reference §13.12).
 
-The sample: the target image and the subject's earlier images taken at most ``window_days``
-days before it, newest first, at most ``max_size`` images. Per smoothable algorithm present in
-the target image, its face-area main values over the sample are combined by one of three
-methods:
+The sample: the target image and the subject's images taken *strictly earlier*, at most
+``window_days`` days before it, newest first, at most ``max_size`` images in all (target
+included). Two decisions the public record leaves open (our own, see the README):
+
+* **Same side only.** A front image smooths over the subject's fronts, a left over lefts: the
+  sides of one capture are different views of the skin, and all sides of a batch share the
+  batch's time, so mixing them would average a front with its own capture's profiles (a fresh
+  front/right/left triple must smooth to each image's own values, as the capture shows for one
+  image).
+* **Ties broken by upload order.** Images with the same ``creation_time`` (two fronts in one
+  batch) count as earlier when they were uploaded earlier, so the later upload smooths over
+  both and the earlier one over itself only.
+
+Per smoothable algorithm present in the target image, its face-area main values over the
+sample are combined by one of three methods:
 
 * ``mean`` — the arithmetic mean;
 * ``mean_without_outliers`` — the mean after dropping values outside
@@ -21,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from statistics import fmean
@@ -39,17 +51,43 @@ class SmoothingMethod(StrEnum):
     LINEAR_APPROXIMATION = "linear_approximation"
 
 
-History = Sequence[tuple[datetime, Mapping[str, float]]]
+@dataclass(frozen=True)
+class ScoredImage:
+    """One image of the subject as smoothing sees it."""
+
+    image_id: str
+    taken: datetime  # the image's creation_time
+    values: Mapping[str, float]  # family tech name -> face-area main value (ok rows only)
+    side: str = "front"
 
 
 def select_sample(
-    target_time: datetime, history: History, *, window_days: int = 14, max_size: int = 10
-) -> list[tuple[datetime, Mapping[str, float]]]:
-    """The images smoothing uses: not after the target, within the window, newest first."""
-    earliest = target_time - timedelta(days=window_days)
-    in_window = [entry for entry in history if earliest <= entry[0] <= target_time]
-    in_window.sort(key=lambda entry: entry[0], reverse=True)
-    return in_window[: max(max_size, 0)]
+    target_id: str,
+    history: Sequence[ScoredImage],
+    *,
+    window_days: int = 14,
+    max_size: int = 10,
+) -> list[ScoredImage]:
+    """The images smoothing uses for ``target_id``, newest first, the target itself first.
+
+    ``history`` is the subject's images in upload order (which breaks creation-time ties).
+    Empty when the target is not in the history.
+    """
+    position = {image.image_id: index for index, image in enumerate(history)}
+    target = next((image for image in history if image.image_id == target_id), None)
+    if target is None:
+        return []
+    target_key = (target.taken, position[target.image_id])
+    earliest = target.taken - timedelta(days=window_days)
+    earlier = [
+        image
+        for image in history
+        if image.side == target.side
+        and earliest <= image.taken
+        and (image.taken, position[image.image_id]) < target_key
+    ]
+    earlier.sort(key=lambda image: (image.taken, position[image.image_id]), reverse=True)
+    return [target, *earlier][: max(max_size, 0)]
 
 
 def mean_without_outliers(values: Sequence[float]) -> float:
@@ -89,30 +127,33 @@ def _smooth(
 
 
 def smoothed_results(
-    target_time: datetime,
-    history: History,
+    target_id: str,
+    history: Sequence[ScoredImage],
     *,
     method: SmoothingMethod,
     window_days: int = 14,
     max_size: int = 10,
 ) -> list[dict[str, Any]]:
-    """Body of ``GET .../smoothed_results/`` for the image taken at ``target_time``.
+    """Body of ``GET .../smoothed_results/`` for the image ``target_id``.
 
-    ``history`` holds every image of the subject (the target included) as (creation time,
-    {family tech name: face main value}); the target's families are those of the entries at
-    ``target_time``.
+    ``history`` holds the subject's images (the target included) in upload order; the
+    algorithms listed are the smoothable ones with a value in the target image itself.
     """
     method = SmoothingMethod(method)
-    sample = select_sample(target_time, history, window_days=window_days, max_size=max_size)
-    present = {family for moment, values in sample if moment == target_time for family in values}
+    sample = select_sample(target_id, history, window_days=window_days, max_size=max_size)
+    if not sample:
+        return []
+    target = sample[0]
     body = []
     for family in SMOOTHED_RESULTS_ORDER:
-        if family not in present:
+        if family not in target.values:
             continue
-        points = [(moment, float(values[family])) for moment, values in sample if family in values]
+        points = [
+            (image.taken, float(image.values[family])) for image in sample if family in image.values
+        ]
         body.append(
             {
-                "value": round_half_up(_smooth(points, method, target_time)),
+                "value": round_half_up(_smooth(points, method, target.taken)),
                 "algorithm_name": algorithm_by_family(family).name,
                 "algorithm_tech_name": family,
             }

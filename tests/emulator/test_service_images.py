@@ -9,10 +9,13 @@ import re
 import pytest
 from PIL import Image
 
+from haut.emulator.analysis import face_main_value
 from haut.emulator.catalog import FSM2_APPLICATION_ID
 from haut.emulator.faces import render_face, render_no_face
 from haut.emulator.server import EmulatorServer
+from haut.emulator.smoothing import round_half_up
 from tests.emulator.test_service_support import (  # noqa: F401
+    Caller,
     StartEmulator,
     advance,
     b64,
@@ -185,34 +188,59 @@ def test_all_results_by_image_time(emulator: EmulatorServer) -> None:
     assert {row["image_id"] for row in march} == {everything[-1]["image_id"]}
 
 
-def test_smoothed_results_follow_the_history(emulator: EmulatorServer) -> None:
+def _face_values(caller: Caller, image: str) -> dict[str, float]:
+    """The image's raw face-area main values, by family."""
+    rows = caller.get(f"{image}/results/").json()
+    return {
+        row["algorithm_family_tech_name"]: value
+        for row in rows
+        if row["is_ok"] and (value := face_main_value(row["result"])) is not None
+    }
+
+
+def _smoothed(caller: Caller, image: str, **params: object) -> dict[str, int]:
+    response = caller.get(f"{image}/smoothed_results/", params=params)
+    assert response.status_code == 200, response.text
+    return {item["algorithm_tech_name"]: item["value"] for item in response.json()}
+
+
+def test_each_image_of_a_fresh_triple_smooths_to_its_own_values(emulator: EmulatorServer) -> None:
+    caller = login(emulator)
+    batch = caller.batch(caller.subject(caller.dataset()))
+    images = [
+        caller.upload(batch, render_face(4, side=side, redness=level), side_id=side_id)
+        for side_id, side, level in ((1, "front", 0.0), (2, "right", 0.5), (3, "left", 0.9))
+    ]
+
+    raw = [_face_values(caller, image) for image in images]
+    smoothed = [_smoothed(caller, image) for image in images]
+
+    assert raw[0] != raw[1] != raw[2]  # otherwise mixing the sides would go unnoticed
+    for own, body in zip(raw, smoothed, strict=True):
+        assert body
+        assert body == {family: round_half_up(own[family]) for family in body}
+
+
+def test_a_later_front_smooths_over_both_fronts(emulator: EmulatorServer) -> None:
     caller = login(emulator)
     subject = caller.subject(caller.dataset())
-    first = caller.upload(
-        caller.batch(subject, {"creation_time": "2024-05-01 09:00:00"}), render_face(1, redness=0.0)
-    )
-    second = caller.upload(
-        caller.batch(subject, {"creation_time": "2024-05-03 09:00:00"}), render_face(1, redness=0.9)
+    first, second = (
+        caller.upload(caller.batch(subject, {"creation_time": taken}), render_face(1, redness=red))
+        for taken, red in (("2024-05-01 09:00:00", 0.0), ("2024-05-02 09:00:00", 0.9))
     )
     blank = caller.upload(caller.batch(subject), render_no_face(1))
+    early, late = _face_values(caller, first), _face_values(caller, second)
 
-    alone = caller.get(f"{first}/smoothed_results/").json()
-    raw = {r["algorithm_family_tech_name"]: r for r in caller.get(f"{second}/results/").json()}
-    smoothed = caller.get(
-        f"{second}/smoothed_results/",
-        params={"sample_time_window": 14, "sample_max_size": 10, "smoothing_method": "mean"},
-    )
+    params = {"sample_time_window": 14, "sample_max_size": 10, "smoothing_method": "mean"}
+    smoothed = _smoothed(caller, second, **params)
 
-    assert alone
-    assert smoothed.status_code == 200
-    redness = next(s for s in smoothed.json() if s["algorithm_tech_name"] == "selfie_v2.redness")
-    alone_redness = next(s for s in alone if s["algorithm_tech_name"] == "selfie_v2.redness")
-    raw_redness = raw["selfie_v2.redness"]["result"]["area_results"][0]["main_metric"]["value"]
-    assert (
-        min(raw_redness, alone_redness["value"])
-        <= redness["value"]
-        <= max(raw_redness, alone_redness["value"])
-    )
+    assert early["selfie_v2.redness"] != late["selfie_v2.redness"]
+    assert smoothed
+    assert smoothed == {f: round_half_up((early[f] + late[f]) / 2) for f in smoothed}
+    assert _smoothed(caller, first) == {f: round_half_up(early[f]) for f in smoothed}
+    assert _smoothed(caller, second, sample_time_window=1, sample_max_size=1) == {
+        f: round_half_up(late[f]) for f in smoothed
+    }
     assert caller.get(f"{blank}/smoothed_results/").json() == []
     bad = caller.get(f"{second}/smoothed_results/", params={"smoothing_method": "median-ish"})
     assert bad.status_code == 400

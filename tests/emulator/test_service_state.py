@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 import threading
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
+from haut.emulator import server as server_module
 from haut.emulator.config import EmulatorConfig
-from haut.emulator.server import EmulatorServer
-from tests.emulator.test_service_support import HTTP, advance, login
+from haut.emulator.server import EmulatorServer, serve
+from tests.emulator.test_service_support import HTTP, Caller, advance, login, login_on
+from tests.support import wait_until
 
 pytestmark = pytest.mark.server
 
@@ -61,3 +67,71 @@ def test_starting_and_stopping_leaks_no_threads() -> None:
     assert threading.active_count() == before
     with pytest.raises(httpx.ConnectError):
         HTTP.get(f"{urls.pop()}/api/v1/dicts/image_types/")
+
+
+def _fetch_aux_jpeg_with_token(caller: Caller) -> str:
+    """Uploads a face and fetches one aux JPEG by its ``?token=`` URL; returns that token."""
+    image = caller.upload(caller.batch(caller.subject(caller.dataset())))
+    aux = caller.get(f"{image}/aux/").json()
+    jpeg = caller.http.get(f"/images/{aux[0]['id']}.jpg", params={"token": caller.token})
+    assert jpeg.status_code == 200
+    return caller.token
+
+
+def test_the_console_emulator_prints_no_tokens(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    running: list[uvicorn.Server] = []
+
+    class RecordedServer(uvicorn.Server):  # so the test can stop what serve() runs
+        def __init__(self, config: uvicorn.Config):
+            super().__init__(config)
+            running.append(self)
+
+    monkeypatch.setattr(uvicorn, "Server", RecordedServer)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = EmulatorConfig(algorithm_delay_seconds=0)
+    foreground = threading.Thread(
+        target=serve, args=(config,), kwargs={"host": "127.0.0.1", "port": port}, daemon=True
+    )
+    foreground.start()
+    try:
+        wait_until(lambda: bool(running) and running[0].started, "the emulator to start")
+        caller = login_on(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10))
+        token = _fetch_aux_jpeg_with_token(caller)
+    finally:
+        wait_until(lambda: bool(running), "the emulator to exist")
+        running[0].should_exit = True
+        foreground.join(timeout=10)
+    console = "".join(capfd.readouterr())
+
+    assert "Uvicorn running on" in console  # the console does show the server's own log
+    assert token not in console
+    assert "token=" not in console
+
+
+def test_stop_leaves_the_state_open_while_the_server_thread_runs(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    release = threading.Event()
+
+    async def slow_shutdown() -> None:  # webhook sends that take their time to end
+        await asyncio.to_thread(release.wait)
+
+    server = EmulatorServer().start()
+    state, thread = server.state, server._thread
+    assert thread is not None
+    monkeypatch.setattr(state.webhooks, "aclose", slow_shutdown)
+    monkeypatch.setattr(server_module, "STOP_TIMEOUT_SECONDS", 0.2)
+    with caplog.at_level(logging.WARNING):
+        server.stop()
+
+    still_usable = state.store.execute("SELECT COUNT(*) FROM users")
+    release.set()
+    thread.join(timeout=10)
+    state.store.close()
+    assert still_usable == [(0,)]
+    assert "did not stop" in caplog.text
+    assert not thread.is_alive()

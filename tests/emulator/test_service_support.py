@@ -114,7 +114,11 @@ class Caller:
 
 
 def login(server: EmulatorServer, username: str | None = None) -> Caller:
-    http = httpx.Client(base_url=server.url, timeout=10, transport=_TRANSPORT)
+    return login_on(httpx.Client(base_url=server.url, timeout=10, transport=_TRANSPORT), username)
+
+
+def login_on(http: httpx.Client, username: str | None = None) -> Caller:
+    """Logs in through ``http`` (a client of a running emulator, or a TestClient of its app)."""
     username = username or f"{uuid.uuid4().hex[:12]}@example.com"
     response = http.post("/api/v1/login/", json={"username": username, "password": "secret"})
     assert response.status_code == 200, response.text

@@ -12,6 +12,7 @@ import pytest
 
 from haut.emulator.analysis import face_main_value
 from haut.emulator.smoothing import (
+    ScoredImage,
     SmoothingMethod,
     linear_approximation,
     mean_without_outliers,
@@ -29,11 +30,16 @@ def days_before(days: float) -> datetime:
     return TARGET - timedelta(days=days)
 
 
+def scored(days: float, values: dict[str, float], *, side: str = "front") -> ScoredImage:
+    """An image taken ``days`` before the target (id "d<days>-<side>")."""
+    return ScoredImage(f"d{days}-{side}", days_before(days), values, side)
+
+
 def redness(history: Sequence[tuple[float, float]], method: SmoothingMethod, **kwargs: Any) -> int:
-    """Smoothed redness of a history given as (days before the target, value)."""
+    """Smoothed redness of the image taken at the target time, from (days before, value)."""
     body = smoothed_results(
-        TARGET,
-        [(days_before(days), {REDNESS: value}) for days, value in history],
+        "d0-front",
+        [scored(days, {REDNESS: value}) for days, value in history],
         method=method,
         **kwargs,
     )
@@ -54,7 +60,7 @@ def test_a_single_image_gives_its_own_face_values_in_capture_order(
         for row in rows
         if (value := face_main_value(row["result"])) is not None
     }
-    assert smoothed_results(TARGET, [(TARGET, values)], method=method) == expected
+    assert smoothed_results("d0-front", [scored(0, values)], method=method) == expected
 
 
 def test_mean() -> None:
@@ -119,17 +125,17 @@ def test_sample_takes_the_newest_images_up_to_max_size() -> None:
     history = [(day, 100.0 if day < 10 else 0.0) for day in range(12)]
     assert redness(history, SmoothingMethod.MEAN) == 100
     assert redness(history, SmoothingMethod.MEAN, max_size=12) == 83
-    sample = select_sample(TARGET, [(days_before(d), {}) for d in (3, 0, 1)], max_size=2)
-    assert [moment for moment, _ in sample] == [TARGET, days_before(1)]
+    sample = select_sample("d0-front", [scored(d, {}) for d in (3, 0, 1)], max_size=2)
+    assert [image.taken for image in sample] == [TARGET, days_before(1)]
 
 
 def test_only_smoothable_algorithms_of_the_target_image_are_returned() -> None:
     history = [
-        (TARGET, {REDNESS: 70.0, "selfie_v2.age": 40.0, "selfie_v2.acne": 90.0}),
-        (days_before(1), {REDNESS: 50.0, "selfie_v2.pores": 30.0}),
-        (days_before(2), {"selfie_v2.acne": 80.0}),
+        scored(0, {REDNESS: 70.0, "selfie_v2.age": 40.0, "selfie_v2.acne": 90.0}),
+        scored(1, {REDNESS: 50.0, "selfie_v2.pores": 30.0}),
+        scored(2, {"selfie_v2.acne": 80.0}),
     ]
-    body = smoothed_results(TARGET, history, method=SmoothingMethod.MEAN)
+    body = smoothed_results("d0-front", history, method=SmoothingMethod.MEAN)
     assert body == [
         {"value": 85, "algorithm_name": "Acne", "algorithm_tech_name": "selfie_v2.acne"},
         {"value": 60, "algorithm_name": "Redness", "algorithm_tech_name": REDNESS},
@@ -137,13 +143,51 @@ def test_only_smoothable_algorithms_of_the_target_image_are_returned() -> None:
 
 
 def test_method_may_be_given_by_its_query_value() -> None:
-    body = smoothed_results(TARGET, [(TARGET, {REDNESS: 61.0})], method="mean")  # type: ignore[arg-type]
+    history = [scored(0, {REDNESS: 61.0})]
+    body = smoothed_results("d0-front", history, method="mean")  # type: ignore[arg-type]
     assert body[0]["value"] == 61
     with pytest.raises(ValueError, match="median"):
-        smoothed_results(TARGET, [(TARGET, {REDNESS: 61.0})], method="median")  # type: ignore[arg-type]
+        smoothed_results("d0-front", history, method="median")  # type: ignore[arg-type]
 
 
-def test_no_images_at_the_target_time_give_an_empty_body() -> None:
-    assert smoothed_results(TARGET, [], method=SmoothingMethod.MEAN) == []
-    history = [(days_before(1), {REDNESS: 50.0})]
-    assert smoothed_results(TARGET, history, method=SmoothingMethod.MEAN) == []
+def test_an_unknown_or_valueless_target_gives_an_empty_body() -> None:
+    assert smoothed_results("d0-front", [], method=SmoothingMethod.MEAN) == []
+    history = [scored(1, {REDNESS: 50.0}), scored(0, {})]
+    assert smoothed_results("d0-front", history, method=SmoothingMethod.MEAN) == []
+    assert smoothed_results("elsewhere", history, method=SmoothingMethod.MEAN) == []
+
+
+def test_the_sides_of_one_capture_do_not_smooth_each_other() -> None:
+    # A fresh triple: all three sides share the batch's time, each smooths to its own value.
+    triple = [
+        scored(0, {REDNESS: 80.0}),
+        scored(0, {REDNESS: 60.0}, side="right"),
+        scored(0, {REDNESS: 40.0}, side="left"),
+    ]
+    own = {
+        image.image_id: smoothed_results(image.image_id, triple, method=SmoothingMethod.MEAN)
+        for image in triple
+    }
+    assert [body[0]["value"] for body in own.values()] == [80, 60, 40]
+
+
+def test_a_front_smooths_over_the_earlier_fronts_only() -> None:
+    history = [
+        scored(1, {REDNESS: 50.0}),
+        scored(1, {REDNESS: 10.0}, side="right"),
+        scored(0, {REDNESS: 70.0}),
+        scored(0, {REDNESS: 90.0}, side="right"),
+    ]
+    assert smoothed_results("d0-front", history, method=SmoothingMethod.MEAN)[0]["value"] == 60
+    assert smoothed_results("d0-right", history, method=SmoothingMethod.MEAN)[0]["value"] == 50
+    assert smoothed_results("d1-front", history, method=SmoothingMethod.MEAN)[0]["value"] == 50
+
+
+def test_images_taken_at_the_same_time_count_in_upload_order() -> None:
+    first = ScoredImage("first", TARGET, {REDNESS: 40.0})
+    second = ScoredImage("second", TARGET, {REDNESS: 60.0})
+    later = ScoredImage("later", TARGET + timedelta(days=1), {REDNESS: 0.0})
+    history = [later, first, second]  # upload order
+    assert [i.image_id for i in select_sample("first", history)] == ["first"]
+    assert [i.image_id for i in select_sample("second", history)] == ["second", "first"]
+    assert [i.image_id for i in select_sample("later", history)] == ["later", "second", "first"]

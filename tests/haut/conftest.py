@@ -23,13 +23,30 @@ COMPANY = "comp-0001"
 Responder = Callable[[httpx.Request], httpx.Response | None]
 
 
-def jwt_with_exp(exp: float, tag: str) -> str:
-    """An unsigned JWT whose payload carries ``exp`` (the client never verifies signatures)."""
+def jwt_with_exp(exp: float, tag: str, iat: float | None = None) -> str:
+    """An unsigned JWT carrying ``exp`` (and ``iat`` if given); signatures are never verified."""
 
     def part(obj: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-    return f"{part({'alg': 'none'})}.{part({'exp': exp, 'tag': tag})}.sig{tag}"
+    claims: dict[str, Any] = {"exp": exp, "tag": tag}
+    if iat is not None:
+        claims["iat"] = iat
+    return f"{part({'alg': 'none'})}.{part(claims)}.sig{tag}"
+
+
+def answer(status: int, **kwargs: Any) -> Responder:
+    """A scripted responder that always answers ``status`` with these httpx.Response options."""
+    return lambda request: httpx.Response(status, **kwargs)
+
+
+def fail_with(error: type[httpx.TransportError]) -> Responder:
+    """A scripted responder that fails the exchange with this httpx transport error."""
+
+    def raise_it(request: httpx.Request) -> httpx.Response:
+        raise error("simulated", request=request)
+
+    return raise_it
 
 
 @dataclass
@@ -38,6 +55,7 @@ class FakeHaut:
 
     jwt_lifetime: float | None = None  # None: opaque tokens
     clock: Callable[[], float] = lambda: 0.0
+    server_clock_skew: float = 0.0  # how far the server's clock is behind the client's
     issued: int = 0
     logins: int = 0
     refreshes: int = 0
@@ -51,7 +69,8 @@ class FakeHaut:
     def new_token(self) -> str:
         self.issued += 1
         if self.jwt_lifetime is not None:
-            token = jwt_with_exp(self.clock() + self.jwt_lifetime, str(self.issued))
+            issued_at = self.clock() - self.server_clock_skew
+            token = jwt_with_exp(issued_at + self.jwt_lifetime, str(self.issued), iat=issued_at)
         else:
             token = f"opaque-access-{self.issued}-Qz"
         self.valid_tokens.add(token)

@@ -22,16 +22,13 @@ from tests.haut.conftest import (
     PASSWORD,
     USERNAME,
     FakeHaut,
+    answer,
     error_body,
 )
 
 pytestmark = pytest.mark.anyio
 
 ClientFactory = Callable[..., HautClient]
-
-
-def answer(status: int, **kwargs: object) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, **kwargs)  # type: ignore[arg-type]
 
 
 async def test_concurrency_cap_is_respected(fake: FakeHaut, make_client: ClientFactory) -> None:

@@ -24,24 +24,15 @@ from tests.haut.conftest import (
     FakeClock,
     FakeHaut,
     SleepRecorder,
+    answer,
     error_body,
+    fail_with,
 )
 
 pytestmark = pytest.mark.anyio
 
 ClientFactory = Callable[..., HautClient]
 BATCH = BatchRef("ds-1", "subj-1", "batch-1")
-
-
-def answer(status: int, **kwargs: object) -> Callable[[httpx.Request], httpx.Response]:
-    return lambda request: httpx.Response(status, **kwargs)  # type: ignore[arg-type]
-
-
-def fail_with(error: type[httpx.TransportError]) -> Callable[[httpx.Request], httpx.Response]:
-    def raise_it(request: httpx.Request) -> httpx.Response:
-        raise error("simulated", request=request)
-
-    return raise_it
 
 
 async def test_twenty_concurrent_requests_share_one_login(

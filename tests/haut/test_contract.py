@@ -19,12 +19,13 @@ from haut.client import HautClient
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.faces import render_face
 from haut.emulator.server import EmulatorServer
-from haut.errors import CreateInDoubtError, NotFoundError
-from haut.paths import FSM2_APPLICATION_ID, BatchRef, ImageRef, SubjectRef
+from haut.errors import AuthError, CreateInDoubtError, NotFoundError
+from haut.paths import FSM2_APPLICATION_ID, BatchRef, SubjectRef
 from haut.retry import RetryPolicy
 from schemas.api import Subject
 from schemas.api_results import AlgorithmResult, AlgorithmResultMessage, PhotoCalculated
 from tests.haut.conftest import SleepRecorder
+from tests.support import wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.anyio]
 
@@ -225,12 +226,10 @@ async def test_both_websockets_deliver_after_an_upload(
     assert done.subject_id == batch.subject_id
 
 
-async def wait_until(condition: Any, within: float = 10.0) -> None:
-    """Polls an async condition until it holds (the emulator's state, not a fixed sleep)."""
-    async with asyncio.timeout(within):
-        # The condition lives in another process' state: there is no event to wait on.
-        while not await condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
+def websocket_listeners(emulator: EmulatorServer) -> int:
+    """How many notification websockets the emulator is serving (read from another thread)."""
+    stats = httpx.get(f"{emulator.url}/_emulator/stats").raise_for_status().json()
+    return int(stats["websocket_listeners"])
 
 
 async def test_user_stream_reconnects_after_the_server_drops_it(
@@ -242,20 +241,38 @@ async def test_user_stream_reconnects_after_the_server_drops_it(
         first = await client.upload_image(batch, render_face(1), name="front.jpg")
         await finish_processing(emulator)
         assert (await next_message(users, PhotoCalculated)).image_id == first.id
-
+        # The stream reconnects only when read again: until then the dropped listener is gone
+        # and nothing new can take its place, so 0 then 1 listeners means the new connection.
+        await asyncio.to_thread(
+            wait_until, lambda: websocket_listeners(emulator) == 0, "the dropped listener to go"
+        )
         following = asyncio.create_task(next_message(users, PhotoCalculated))
-
-        async def listening_again() -> bool:
-            stats = await control(emulator, "GET", "stats")
-            return users.reconnects == 1 and stats["websocket_listeners"] == 1
-
-        await wait_until(listening_again)
+        await asyncio.to_thread(
+            wait_until,
+            lambda: users.reconnects == 1 and websocket_listeners(emulator) == 1,
+            "the reconnected listener",
+        )
         second_batch = await client.create_batch(batch.subject)
         second = await client.upload_image(
             batch.subject.batch(second_batch.id), render_face(2), name="front.jpg"
         )
         await finish_processing(emulator)
         assert (await following).image_id == second.id
+
+
+async def test_a_stream_refused_for_another_company_fails_without_renewing_the_token(
+    emulator: EmulatorServer,
+) -> None:
+    async with HautClient(
+        emulator.url,
+        PasswordCredentials("lab@example.com", PASSWORD),
+        company_id="00000000-0000-0000-0000-000000000000",
+        requests_per_second=None,
+    ) as stranger:
+        with pytest.raises(AuthError, match="not allowed to listen"):
+            async with stranger.result_notifications():
+                pass
+        assert (stranger.session.tokens.logins, stranger.session.tokens.refreshes) == (1, 0)
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -344,17 +361,24 @@ async def test_rides_through_5xx_and_dropped_connections_without_duplicates(
     client: HautClient, emulator: EmulatorServer
 ) -> None:
     dataset = await client.create_dataset("flaky")
+    # One create made ambiguous on purpose: the server acts, then the connection drops.
+    await control(emulator, "PUT", "faults", {"rate_drop": 1.0})
+    with pytest.raises(CreateInDoubtError) as forced:
+        await client.create_subject(dataset.id, "p0")
+    await control(emulator, "PUT", "faults", {"rate_drop": 0.0})
+    assert forced.value.reconcile_by == {"dataset_id": dataset.id, "name": "p0"}
+    assert [s.name for s in await client.find_subjects(dataset.id, "p0")] == ["p0"]
+
     await control(emulator, "PUT", "faults", {"rate_5xx": 0.2, "rate_drop": 0.2, "seed": 5})
-    names = [f"p{n}" for n in range(15)]
+    names = [f"p{n}" for n in range(1, 15)]
     doubts: list[CreateInDoubtError] = []
     subjects = [await ensure_subject(client, dataset.id, name, doubts) for name in names]
     listed = await client.list_subjects(dataset.id)
     await control(emulator, "PUT", "faults", {"rate_5xx": 0.0, "rate_drop": 0.0})
 
-    assert doubts  # the faults really made some creates ambiguous
     assert all(doubt.reconcile_by["dataset_id"] == dataset.id for doubt in doubts)
     assert sorted(s.name for s in subjects) == sorted(names)
-    assert sorted(s.name for s in listed) == sorted(names)  # each exactly once
+    assert sorted(s.name for s in listed) == sorted(["p0", *names])  # each exactly once
 
 
 async def test_expired_token_causes_exactly_one_refresh(
@@ -369,12 +393,6 @@ async def test_expired_token_causes_exactly_one_refresh(
 
     assert {d.id for d in fetched} == {dataset.id}
     assert (tokens.logins, tokens.refreshes) == (1, 1)
-
-
-async def test_image_id_reference_shapes(client: HautClient) -> None:
-    ref = ImageRef("d", "s", "b", "i")
-    assert ref.batch.image("i") == ref
-    assert ref.batch.subject == SubjectRef("d", "s")
 
 
 async def test_same_client_runs_in_process_on_asgi_transport() -> None:

@@ -7,12 +7,12 @@ import logging
 import httpx
 import pytest
 
-from haut.auth import PasswordCredentials, TokenCredentials, jwt_expiry
+from haut.auth import PasswordCredentials, TokenCredentials, jwt_lifetime
 from haut.errors import HautError, error_from_response
 from haut.redaction import RedactingFilter, redact, register_secret, strip_url_secrets
 from tests.haut.conftest import jwt_with_exp
 
-JWT = jwt_with_exp(1_900_000_000, "x")
+JWT = jwt_with_exp(1_900_000_000, "x", iat=1_899_999_880)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,8 @@ def test_error_message_has_method_path_status_and_codes_but_no_token() -> None:
     assert "err-tok-77" not in (error.path or "")
 
 
-def test_jwt_expiry_reads_exp_without_verification() -> None:
-    assert jwt_expiry(JWT) == 1_900_000_000
-    assert jwt_expiry("opaque-token") is None
-    assert jwt_expiry("a.!!!.c") is None
+def test_jwt_lifetime_is_exp_minus_iat_read_without_verification() -> None:
+    assert jwt_lifetime(JWT) == 120
+    assert jwt_lifetime(jwt_with_exp(1_900_000_000, "no-iat")) is None
+    assert jwt_lifetime("opaque-token") is None
+    assert jwt_lifetime("a.!!!.c") is None

@@ -12,6 +12,7 @@ import pytest
 from schemas.api import (
     AlgorithmInfo,
     Dataset,
+    Image,
     Login,
     Profile,
     Subject,
@@ -195,6 +196,44 @@ def test_login_accepts_either_token_name_and_hides_it() -> None:
 
     assert a.access_token.get_secret_value() == b.access_token.get_secret_value() == "tok-secret-1"
     assert "tok-secret-1" not in repr(a)
+
+
+def test_no_token_of_a_login_shows_in_its_repr_str_or_json_dump() -> None:
+    login = Login.model_validate(
+        {
+            "id": 7,
+            "access_token": "tok-acc-1234",
+            "token_access": "tok-acc-1234",
+            "refresh_token": "tok-ref-5678",
+            "id_token": "tok-id-9012",  # an unknown field that is still a secret
+            "expires_in": 3600,
+        }
+    )
+
+    for shown in (repr(login), str(login), json.dumps(login.model_dump(mode="json"))):
+        assert "tok-" not in shown
+    assert login.model_dump()["expires_in"] == 3600
+    assert login.access_token.get_secret_value() == "tok-acc-1234"
+
+
+def test_image_urls_lose_their_tokens_in_repr_and_dump() -> None:
+    image = Image.model_validate(
+        {
+            "id": "i1",
+            "urls": {
+                "original": "https://store.test/i1.jpg?X-Goog-Signature=sig-3456&w=2",
+                "thumbs": {"small": "https://saas.haut.ai/images/i1.jpg?token=tok-7890"},
+            },
+        }
+    )
+
+    assert image.urls == {
+        "original": "https://store.test/i1.jpg?w=2",
+        "thumbs": {"small": "https://saas.haut.ai/images/i1.jpg"},
+    }
+    for shown in (repr(image), str(image), json.dumps(image.model_dump(mode="json"))):
+        assert "sig-3456" not in shown
+        assert "tok-7890" not in shown
 
 
 def test_profile_finds_company_and_user_in_nested_shapes() -> None:
