@@ -89,7 +89,9 @@ def throughput_lines(t: Throughput) -> list[str]:
         *_table(("way", "images", "seconds", "images/s", "share of ideal", "requests"), rows),
         "",
         f"hautflow is **{flow_rate / guide_rate:.1f}x** the guide's loop and "
-        f"**{flow_rate / ideal.images_per_second:.0%}** of the ideal.",
+        f"**{flow_rate / ideal.images_per_second:.0%}** of the ideal (run status "
+        f"`{flow.report['status']}`, {flow.report['images_pending']} pending, "
+        f"{flow.report['images_failed']} failed).",
     ]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -25,6 +25,7 @@ from prefect.utilities.annotations import quote
 from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary
 from haut.client import HautClient
+from haut.redaction import redact
 from hautflow.service import connect
 from schemas.captures import Capture, Discovery, ImageKind, QuarantinedFile, UploadedImage
 from tasks import progress
@@ -49,13 +50,15 @@ from tasks.waiting import ImageResults, ResultWaiter, make_waiter
 
 CHUNKS_IN_FLIGHT = 3
 
+T = TypeVar("T")
+
 
 @task(name="discover", cache_policy=NO_CACHE)
 def discover_task(options: IngestOptions) -> Discovery:
     discovery = discover(
         options.source,
         manifest=options.manifest,
-        storage_options=options.storage_options,
+        storage_options=options.fs_options(),
         image_kind=ImageKind(options.image_kind),
     )
     progress.current().set_total(Stage.DISCOVERED, discovery.files_seen)
@@ -82,7 +85,7 @@ async def upload_chunk(
         dataset,
         captures,
         concurrency=options.concurrency,
-        storage_options=options.storage_options,
+        storage_options=options.fs_options(),
         on_capture=lambda done: progress.current().advance(Stage.UPLOADED, len(done.uploaded)),
     )
     return outcome
@@ -111,8 +114,8 @@ async def write_chunk(writer: BufferedLakeWriter, results: Sequence[ImageResults
     await writer.add(results)
 
 
-def _chunks(captures: Sequence[Capture], size: int) -> list[Sequence[Capture]]:
-    return [captures[i : i + size] for i in range(0, len(captures), size)]
+def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class _Run:
@@ -126,11 +129,14 @@ class _Run:
         waiter: ResultWaiter,
         writer: BufferedLakeWriter,
         options: IngestOptions,
+        carried_over: Sequence[UploadedImage],
     ) -> None:
         self.client, self.ledger, self.dataset = client, ledger, dataset
         self.waiter, self.writer, self.options = waiter, writer, options
+        self.carried_over = list(carried_over)
+        self._carried_ids = {image.image_id for image in carried_over}
         self.uploads = UploadOutcome()
-        self.carried_over: set[str] = set()
+        self.newly_uploaded = 0
         self.complete = 0
         self.pending: list[str] = []
         self._slots = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
@@ -145,7 +151,8 @@ class _Run:
             self.uploads.failed.extend(outcome.failed)
             # Resumed captures report images uploaded by an earlier run too; those whose
             # results are outstanding are already being awaited as carried over.
-            fresh = [i for i in outcome.uploaded if i.image_id not in self.carried_over]
+            fresh = [i for i in outcome.uploaded if i.image_id not in self._carried_ids]
+            self.newly_uploaded += len(fresh)
             await self._results(fresh)
 
     async def images(self, images: Sequence[UploadedImage]) -> None:
@@ -165,21 +172,52 @@ class _Run:
         self.complete += len(results) - len(unfinished)
         await write_chunk(self.writer, quote(results))
 
+    async def all(self, captures: Sequence[Capture]) -> None:
+        """Every carried-over image and every capture, a few chunks in flight at once."""
+        size = self.options.chunk_size
+        # A TaskGroup cancels the other chunks when one fails, so a failed run stops whole.
+        async with asyncio.TaskGroup() as group:
+            for images in _chunks(self.carried_over, size):
+                group.create_task(self.images(images))
+            for chunk in _chunks(captures, size):
+                group.create_task(self.captures(chunk))
+
+    def tally(self, record: RunRecord) -> RunRecord:
+        return replace(
+            record,
+            images_uploaded=self.newly_uploaded,
+            images_failed=sum(len(c.images) for c, _ in self.uploads.failed),
+            images_complete=self.complete,
+            images_pending=len(self.pending),
+            rows_written=self.writer.rows_written,
+            quarantined=record.quarantined + len(self.uploads.quarantined),
+        )
+
 
 def _open_ledger(options: IngestOptions) -> Ledger:
-    if options.ledger_url:
-        return Ledger(options.ledger_url)
+    address = options.ledger_address()
+    if address:
+        return Ledger(address)
     return Ledger.sqlite(Path(options.state_dir) / "ledger.sqlite")
+
+
+def _announce_totals(captures: Sequence[Capture], carried_over: Sequence[UploadedImage]) -> None:
+    images = sum(len(c.images) for c in captures) + len(carried_over)
+    reporter = progress.current()
+    for stage in (Stage.UPLOADED, Stage.RESULTS, Stage.WRITTEN):
+        reporter.set_total(stage, images)
+    reporter.advance(Stage.UPLOADED, len(carried_over))
 
 
 async def _upload_and_write(
     options: IngestOptions, ledger: Ledger, work: Plan, record: RunRecord, lake: Lake
 ) -> tuple[RunRecord, UploadOutcome]:
-    logger = get_run_logger()
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
     async with connect(api_url=options.api_url, emulator_state=emulator_state) as connection:
         if connection.embedded_emulator:
-            logger.info("No Haut.AI credentials: using the embedded emulator (%s)", connection.url)
+            get_run_logger().info(
+                "No Haut.AI credentials: using the embedded emulator (%s)", connection.url
+            )
         client = connection.client
         dataset = await ensure_dataset(
             client,
@@ -197,36 +235,15 @@ async def _upload_and_write(
         writer = BufferedLakeWriter(lake, run_id=record.run_id, on_written=written)
         # Images uploaded by earlier runs whose results never reached the lake.
         carried_over = pending_images(ledger)
-        to_upload = [*work.resume, *work.new]
-        progress.current().set_total(
-            Stage.UPLOADED, sum(len(c.images) for c in to_upload) + len(carried_over)
-        )
-        progress.current().advance(Stage.UPLOADED, len(carried_over))
-        progress.current().set_total(
-            Stage.RESULTS, sum(len(c.images) for c in to_upload) + len(carried_over)
-        )
-        progress.current().set_total(
-            Stage.WRITTEN, sum(len(c.images) for c in to_upload) + len(carried_over)
-        )
-        run = _Run(client, ledger, dataset, waiter, writer, options)
-        run.carried_over = {image.image_id for image in carried_over}
-        async with waiter.listening(client, dataset_ids=[dataset.dataset_id]):
-            size = options.chunk_size
-            jobs = [
-                run.images(carried_over[i : i + size]) for i in range(0, len(carried_over), size)
-            ]
-            jobs += [run.captures(chunk) for chunk in _chunks(to_upload, size)]
-            await asyncio.gather(*jobs)
-        await writer.flush()
-    return replace(
-        record,
-        images_uploaded=len(run.uploads.uploaded),
-        images_failed=sum(len(c.images) for c, _ in run.uploads.failed),
-        images_complete=run.complete,
-        images_pending=len(run.pending),
-        rows_written=writer.rows_written,
-        quarantined=record.quarantined + len(run.uploads.quarantined),
-    ), run.uploads
+        _announce_totals(work.to_upload, carried_over)
+        run = _Run(client, ledger, dataset, waiter, writer, options, carried_over)
+        try:
+            async with waiter.listening(client, dataset_ids=[dataset.dataset_id]):
+                await run.all(work.to_upload)
+        finally:
+            # What finished before a failure is kept: written now, not read again next run.
+            await writer.flush()
+    return run.tally(record), run.uploads
 
 
 @flow(name="ingest", log_prints=False)
@@ -234,44 +251,64 @@ async def ingest(options: IngestOptions) -> RunSummary:
     """Analyse every new photo under ``options.source`` once and write its results to the lake."""
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    lake = Lake(options.lake, options.storage_options)
+    lake = Lake(options.lake, options.fs_options())
     discovery = discover_task(options)
     ledger = _open_ledger(options)
     try:
-        work = plan_task(discovery, ledger)
-        quarantined: list[QuarantinedFile] = [*discovery.quarantined, *work.changed]
-        record = RunRecord(
-            run_id=run_id,
-            started_at=started,
-            source=options.source,
-            status="planned" if options.dry_run else "running",
-            files_seen=discovery.files_seen,
-            captures_discovered=len(discovery.captures),
-            quarantined=len(quarantined),
-            captures_new=len(work.new),
-            captures_resumed=len(work.resume),
-            captures_skipped=len(work.done),
-            options=options.public(),
-        )
-        failed: list[tuple[Capture, str]] = []
-        if not options.dry_run:
-            record, uploads = await _upload_and_write(options, ledger, work, record, lake)
-            quarantined += uploads.quarantined
-            failed = uploads.failed
-        record = replace(record, finished_at=datetime.now(UTC), status=_status(record, options))
-        if not options.dry_run:
-            _write_manifest(lake, record, quarantined)
-            create_views(options.lake, options.views_path, storage_options=options.storage_options)
+        with ledger.run_lock(run_id):
+            summary = await _run(options, lake, ledger, discovery, run_id, started)
     finally:
         ledger.close()
-    summary = RunSummary(record=record, quarantined=quarantined, failed=failed, plan=work)
     await publish_summary(summary, options)
     return summary
 
 
-def _status(record: RunRecord, options: IngestOptions) -> str:
+async def _run(
+    options: IngestOptions,
+    lake: Lake,
+    ledger: Ledger,
+    discovery: Discovery,
+    run_id: str,
+    started: datetime,
+) -> RunSummary:
+    work = plan_task(discovery, ledger)
+    quarantined: list[QuarantinedFile] = [*discovery.quarantined, *work.changed]
+    record = RunRecord(
+        run_id=run_id,
+        started_at=started,
+        source=options.source,
+        status="planned" if options.dry_run else "running",
+        files_seen=discovery.files_seen,
+        captures_discovered=len(discovery.captures),
+        quarantined=len(quarantined),
+        captures_new=len(work.new),
+        captures_resumed=len(work.resume),
+        captures_skipped=len(work.done),
+        options=options.public(),
+    )
     if options.dry_run:
-        return "dry-run"
+        record = replace(record, finished_at=datetime.now(UTC), status="dry-run")
+        return RunSummary(record=record, quarantined=quarantined, plan=work)
+    # The run is in the manifest from its start: a run that dies leaves its "running" row.
+    lake.write(run_rows(record), run_id=run_id)
+    failed: list[tuple[Capture, str]] = []
+    try:
+        record, uploads = await _upload_and_write(options, ledger, work, record, lake)
+    except BaseException as exc:
+        failure = replace(
+            record, finished_at=datetime.now(UTC), status="failed", error=redact(repr(exc))
+        )
+        _write_manifest(lake, failure, quarantined)
+        raise
+    quarantined += uploads.quarantined
+    failed = uploads.failed
+    record = replace(record, finished_at=datetime.now(UTC), status=_status(record))
+    _write_manifest(lake, record, quarantined)
+    create_views(options.lake, options.views_path, storage_options=options.fs_options())
+    return RunSummary(record=record, quarantined=quarantined, failed=failed, plan=work)
+
+
+def _status(record: RunRecord) -> str:
     if record.images_failed or record.images_pending:
         return "incomplete"
     return "completed_with_quarantine" if record.quarantined else "completed"
@@ -281,8 +318,3 @@ def _write_manifest(lake: Lake, record: RunRecord, quarantined: Sequence[Quarant
     rows = run_rows(record)
     rows.extend(quarantine_rows(quarantined, run_id=record.run_id, started_at=record.started_at))
     lake.write(rows, run_id=record.run_id)
-
-
-def options_from(**values: Any) -> IngestOptions:
-    """Options from keyword arguments (the deployment's parameters), defaults for the rest."""
-    return IngestOptions(**values)

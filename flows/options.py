@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Secret, SecretStr
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_STATE = "data/state"
@@ -36,9 +36,13 @@ class IngestOptions(BaseModel):
     chunk_size: int = Field(50, ge=1, description="Captures per upload task")
     concurrency: int = Field(8, ge=1, description="Captures uploaded at once per chunk")
     api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
-    ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger (PostgreSQL)")
-    storage_options: dict[str, Any] | None = Field(
-        None, description="fsspec options for bucket sources and lakes"
+    # Secret-bearing options are Secret: Prefect records flow parameters, and these must reach
+    # neither its database nor its UI. Deployments take them from the environment instead.
+    ledger_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL of the ledger (PostgreSQL)"
+    )
+    storage_options: Secret[dict[str, Any]] | None = Field(
+        None, description="fsspec options (e.g. endpoint, key, secret) for buckets"
     )
     dry_run: bool = False
 
@@ -46,6 +50,14 @@ class IngestOptions(BaseModel):
     def views_path(self) -> Path:
         """The DuckDB file holding the lake's views, for the plain ``duckdb`` shell."""
         return Path(self.state_dir) / "lake.duckdb"
+
+    def fs_options(self) -> dict[str, Any] | None:
+        """The fsspec storage options, revealed for the filesystem that needs them."""
+        return None if self.storage_options is None else self.storage_options.get_secret_value()
+
+    def ledger_address(self) -> str | None:
+        """The ledger's SQLAlchemy URL, revealed for the engine that needs it."""
+        return None if self.ledger_url is None else self.ledger_url.get_secret_value()
 
     def public(self) -> dict[str, Any]:
         """The options as recorded in the run manifest: nothing that may hold a secret."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from flows.options import IngestOptions
+from haut.redaction import redact
 from schemas.captures import Capture, QuarantinedFile
 from tasks.lake_rows import RunRecord
 from tasks.plan import Plan
@@ -47,7 +48,12 @@ class RunSummary:
 
     def quarantine_rows(self) -> list[dict[str, str]]:
         return [
-            {"file": q.uri, "reason": q.reason.value, "detail": q.detail, "fix": q.fix}
+            {
+                "file": redact(q.uri),
+                "reason": q.reason.value,
+                "detail": redact(q.detail),
+                "fix": q.fix,
+            }
             for q in self.quarantined
         ]
 
@@ -67,7 +73,10 @@ class RunSummary:
             lines += ["", "## Quarantined", "", "| reason | files |", "|---|---:|"]
             lines += [f"| {reason} | {n} |" for reason, n in sorted(reasons.items())]
             lines += ["", "| file | reason | fix |", "|---|---|---|"]
-            lines += [f"| `{q.uri}` | {q.reason.value} | {q.fix} |" for q in self.quarantined]
+            lines += [
+                f"| `{row['file']}` | {row['reason']} | {row['fix']} |"
+                for row in self.quarantine_rows()
+            ]
         if self.failed:
             lines += ["", "## Failed (resumed by the next run)", ""]
             lines += [f"- `{capture.key}`: {error}" for capture, error in self.failed]

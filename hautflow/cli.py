@@ -13,21 +13,10 @@ from pydantic import ValidationError
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import EmulatorConfig, FaultConfig
-from haut.errors import AuthError
-from hautflow.ingest_cli import FailOn
-from hautflow.settings import ConfigurationError
-from tasks.discovery_errors import DiscoveryError
-from tasks.upload import DatasetConflictError
+from hautflow.exit_policy import FailOn
 
 SAMPLE_QUERY = "SELECT * FROM metrics LIMIT 5"
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    DiscoveryError,
-    DatasetConflictError,
-    ConfigurationError,
-    AuthError,
-)
-"""Failures the user fixes (the message says how): printed without a traceback."""
 
 app = typer.Typer(
     help="Face photos through the Haut.AI skin-analysis API into a Parquet lake.",
@@ -151,7 +140,7 @@ def ingest(
     dry_run: Annotated[bool, typer.Option(help="Show the plan; upload nothing.")] = False,
 ) -> None:
     """Analyse every new photo under SOURCE once and write its results to the lake."""
-    from hautflow.ingest_cli import exit_code, print_summary, run_ingest
+    from hautflow.ingest_cli import USER_ERRORS, exit_code, print_summary, run_ingest
 
     wait_options = {
         key: value

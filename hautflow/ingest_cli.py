@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -12,22 +11,29 @@ from rich.table import Table
 from flows.ingest import ingest
 from flows.options import IngestOptions
 from flows.summary import RunSummary
+from haut.errors import AuthError
+from hautflow.exit_policy import FailOn
+from hautflow.settings import ConfigurationError
+from tasks.discovery_errors import DiscoveryError
+from tasks.ledger import LedgerBusyError
 from tasks.progress import Stage, reporting_to
+from tasks.upload import DatasetConflictError
 
 console = Console(stderr=True)
+
+USER_ERRORS: tuple[type[Exception], ...] = (
+    DiscoveryError,
+    DatasetConflictError,
+    LedgerBusyError,
+    ConfigurationError,
+    AuthError,
+)
+"""Failures the user fixes (the message says how): printed without a traceback."""
 
 TRY_QUERY = (
     "SELECT subject_key, session_key, side, redness, acne "
     "FROM image_metrics_wide ORDER BY captured_at LIMIT 10"
 )
-
-
-class FailOn(StrEnum):
-    """When ``hautflow ingest`` exits non-zero."""
-
-    QUARANTINE = "quarantine"  # anything quarantined, failed or left pending
-    FAILURE = "failure"  # only failed or pending images
-    NEVER = "never"
 
 
 class RichStageProgress:
@@ -68,8 +74,8 @@ def print_summary(summary: RunSummary, options: IngestOptions) -> None:
         quarantine = Table(title="Quarantined files")
         for column in ("file", "reason", "fix"):
             quarantine.add_column(column, overflow="fold")
-        for q in summary.quarantined:
-            quarantine.add_row(q.uri, q.reason.value, q.fix)
+        for held in summary.quarantine_rows():
+            quarantine.add_row(held["file"], held["reason"], held["fix"])
         console.print(quarantine)
     for capture, error in summary.failed:
         console.print(f"[red]failed[/] {capture.key}: {error} (the next run resumes it)")

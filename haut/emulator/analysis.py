@@ -30,7 +30,8 @@ from PIL import Image, UnidentifiedImageError
 
 from haut.emulator.catalog import ALGORITHMS, FACE_DETECTOR_ID, AlgorithmSpec
 from haut.emulator.geometry import Box
-from haut.emulator.layouts import LAYOUTS, Metric, ResultLayout
+from haut.emulator.layout_model import Metric, ResultLayout
+from haut.emulator.layouts import LAYOUTS
 from haut.emulator.masks import build_masks
 from haut.emulator.photo import (
     EXIF_ORIENTATION,
@@ -44,6 +45,7 @@ from haut.emulator.scoring import Value, family_values
 
 __all__ = [
     "AuxOutcome",
+    "Row",
     "Photo",
     "UnreadableImage",
     "algorithm_outcome",
@@ -169,16 +171,27 @@ def _area_rows(full_rows: list[Row], area: str) -> list[Row]:
 
 
 def aux_outcomes(
-    photo: Photo, enabled: Collection[int], *, face_detector_enabled: bool
+    photo: Photo,
+    enabled: Collection[int],
+    *,
+    face_detector_enabled: bool,
+    rows: Collection[Row] | None = None,
 ) -> list[AuxOutcome]:
-    """Aux images of a photo: five area crops plus the face-aligned image ([] when no face)."""
+    """Aux images of a photo: five area crops plus the face-aligned image ([] when no face).
+
+    ``rows``: the image's result rows when the caller has them (the emulator has just computed
+    them); otherwise they are computed here, masks and all, which doubles the work.
+    """
     if not photo.face_found or not face_detector_enabled:
         return []
-    full_rows: list[Row] = [
-        (spec, *algorithm_outcome(photo, spec, face_detector_enabled=True))
-        for spec in ALGORITHMS
-        if spec.id in enabled and spec.id != FACE_DETECTOR_ID
-    ]
+    if rows is None:
+        rows = [
+            (spec, *algorithm_outcome(photo, spec, face_detector_enabled=True))
+            for spec in ALGORITHMS
+            if spec.id in enabled and spec.id != FACE_DETECTOR_ID
+        ]
+    full_rows = [row for row in rows if row[0].id in enabled and row[0].id != FACE_DETECTOR_ID]
+    full_rows.sort(key=lambda row: ALGORITHMS.index(row[0]))
     geometry = photo.geometry
     outcomes = []
     for tech_name, name, type_id in _AUX_TYPES:

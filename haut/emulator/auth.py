@@ -2,7 +2,9 @@
 
 Default mode: any non-empty username and password log in, each username being its own user
 (int id) with its own company (UUID). With ``EmulatorConfig.credentials`` set, only those
-pairs log in. Tokens are the emulator's JWTs (tokens.py) or private tokens (opaque, stored as a
+pairs log in. Usernames are e-mail addresses in practice, so they are case-insensitive (our
+decision): "Ann@X.io" and "ann@x.io" are one user, with one login limit, stored and shown in
+lower case. Tokens are the emulator's JWTs (tokens.py) or private tokens (opaque, stored as a
 digest).
 """
 
@@ -17,8 +19,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 
 from haut.emulator import errors
-from haut.emulator.clock import wire_time
 from haut.emulator.tokens import TokenExpired, TokenInvalid, token_digest
+from schemas.wire_time import format_wire_time
 
 if TYPE_CHECKING:
     from haut.emulator.state import EmulatorState
@@ -47,6 +49,11 @@ _USER_QUERIES = {
 }
 
 
+def username_key(username: str) -> str:
+    """What identifies a user: the username without its letter case."""
+    return username.lower()
+
+
 def _user_row(state: EmulatorState, sql: str, value: Any) -> Principal | None:
     query = _USER_QUERIES[sql]
     rows = state.store.execute(query, (value,))
@@ -59,19 +66,20 @@ def user_by_id(state: EmulatorState, user_id: int) -> Principal | None:
 
 def check_credentials(state: EmulatorState, username: str, password: str) -> Principal:
     """The user these credentials log in as (created on first login); 401 otherwise."""
+    key = username_key(username)
     configured = state.config.credentials
     if configured is not None:
-        expected = configured.get(username)
+        expected = {username_key(name): secret for name, secret in configured.items()}.get(key)
         if expected is None or not hmac.compare_digest(expected.encode(), password.encode()):
             raise errors.authentication_failed("Invalid username or password.")
-    existing = _user_row(state, "username", username)
+    existing = _user_row(state, "username", key)
     if existing is not None:
         return existing
     state.store.execute(
         "INSERT OR IGNORE INTO users (username, company_id, creation_time) VALUES (?, ?, ?)",
-        (username, str(uuid.uuid4()), wire_time(state.clock.now())),
+        (key, str(uuid.uuid4()), format_wire_time(state.clock.now())),
     )
-    created = _user_row(state, "username", username)
+    created = _user_row(state, "username", key)
     assert created is not None
     return created
 

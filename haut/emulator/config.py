@@ -43,7 +43,7 @@ class EmulatorConfig:
     credentials: dict[str, str] | None = None  # None: any non-empty username/password logs in
     state_path: Path | None = None  # None: memory; else a SQLite file (restart == same service)
     faults: FaultConfig = field(default_factory=FaultConfig)
-    webhook_max_attempts: int = 5
+    webhook_max_attempts: int = 6  # every send counts: the first one + at most 5 retries
     webhook_backoff_seconds: float = 0.5  # first retry delay; doubles per attempt
     ticker_interval_seconds: float = 0.03  # how often due work is settled in the background
 

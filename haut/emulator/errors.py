@@ -80,10 +80,6 @@ def throttled(wait_seconds: float) -> ApiError:
     )
 
 
-def server_error() -> ApiError:
-    return ApiError(500, "error", "A server error occurred.", error_type="server_error")
-
-
 def install_error_handlers(app: FastAPI) -> None:
     """Route every error FastAPI or Starlette raises through the DRF shape."""
 

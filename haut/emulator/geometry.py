@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 Box = tuple[int, int, int, int]  # left, top, right, bottom (right/bottom exclusive)
 
@@ -111,6 +112,11 @@ class FaceGeometry:
 
     def restored_square(self) -> Box:
         """The original-image square that the face-aligned image shows (clipped to the image)."""
+        return self._restored_square
+
+    @cached_property
+    def _restored_square(self) -> Box:
+        # Cached: every restored mask point needs it (tens of thousands per upload).
         left, top, right, bottom = self.box
         side = max(right - left, bottom - top) * 1.5
         cx, cy = (left + right) / 2, (top + bottom) / 2

@@ -1,105 +1,28 @@
 """How each FSM 2.0 result payload is laid out, copied from the real 2022 capture.
 
-One :class:`ResultLayout` per algorithm family: the ``algorithm_tech_name`` inside ``result``,
-the areas in capture order, the main metric and sub-metrics of each area (``None`` is JSON null,
-an empty tuple is ``[]``, as the capture distinguishes them) and the masks of the original and
-the face-aligned ("restored") image. Values are not here: :mod:`haut.emulator.scoring` computes
-them. tests/emulator/test_catalog.py checks every table against the capture.
+One ``ResultLayout`` (:mod:`haut.emulator.layout_model`) per algorithm family: the
+``algorithm_tech_name`` inside ``result``, the areas in capture order, the main metric and
+sub-metrics of each area (``None`` is JSON null, an empty tuple is ``[]``, as the capture
+distinguishes them) and the masks of the original and the face-aligned ("restored") image.
+Values are not here: :mod:`haut.emulator.scoring` computes them. tests/emulator/test_catalog.py
+checks every table against the capture.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TypedDict
+from haut.emulator.layout_model import (
+    HEATMAP,
+    POINT,
+    POLYGON,
+    POLYLINE,
+    MaskSpec,
+    ResultLayout,
+    mask_pair,
+    masks,
+    metric,
+)
 
-HEATMAP = "heatmap_mask"
-POLYGON = "polygon_mask"
-POLYLINE = "polyline_mask"
-POINT = "point_mask"
-
-GEOMETRY_BY_MASK_TYPE = {
-    HEATMAP: "MultiPolygon",
-    POLYGON: "MultiPolygon",
-    POLYLINE: "MultiLineString",
-    POINT: "MultiPoint",
-}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A metric's identity: tech name, display name, widget type."""
-
-    tech_name: str
-    name: str
-    widget_type: str
-
-
-@dataclass(frozen=True)
-class MaskSpec:
-    """A mask's identity; ``region`` says which part of the face it covers (our choice)."""
-
-    tech_name: str
-    name: str
-    mask_type: str
-    fill: str | None
-    region: str
-
-
-Subs = tuple[Metric, ...] | None
-
-
-@dataclass(frozen=True)
-class ResultLayout:
-    """The shape of one family's ``result`` payload."""
-
-    algorithm_tech_name: str
-    areas: tuple[str, ...]
-    main: Metric | None
-    face_subs: Subs = None
-    area_subs: Subs = None
-    masks_original: tuple[MaskSpec, ...] | None = None
-    masks_restored: tuple[MaskSpec, ...] | None = None
-    main_by_area: dict[str, Metric] = field(default_factory=dict)
-    area_results_null: bool = False  # front_face_areas reports null, landmarks []
-
-    def main_metric(self, area: str) -> Metric:
-        """The main metric reported for ``area``."""
-        metric = self.main_by_area.get(area, self.main)
-        if metric is None:
-            raise KeyError(area)
-        return metric
-
-    def sub_metrics(self, area: str) -> Subs:
-        """The sub-metrics reported for ``area`` (None means JSON null)."""
-        return self.face_subs if area == "face" else self.area_subs
-
-
-def _m(tech_name: str, name: str, widget_type: str = "bad_good_line") -> Metric:
-    return Metric(tech_name, name, widget_type)
-
-
-def _pair(
-    original: str, restored: str, name: str, mask_type: str, fill: str | None, region: str
-) -> tuple[MaskSpec, MaskSpec]:
-    return (
-        MaskSpec(original, name, mask_type, fill, region),
-        MaskSpec(restored, name, mask_type, fill, region),
-    )
-
-
-class _Masks(TypedDict):
-    masks_original: tuple[MaskSpec, ...]
-    masks_restored: tuple[MaskSpec, ...]
-
-
-def _masks(*pairs: tuple[MaskSpec, MaskSpec]) -> _Masks:
-    return {
-        "masks_original": tuple(p[0] for p in pairs),
-        "masks_restored": tuple(p[1] for p in pairs),
-    }
-
-
-_SAGGING_LINES = _pair(
+_SAGGING_LINES = mask_pair(
     "sagging_mask_original",
     "sagging_mask_restored",
     "Skin sagging lines mask",
@@ -127,52 +50,54 @@ _FACE_AREAS_ORIGINAL = tuple(MaskSpec(t, n, POLYGON, None, t) for t, n in FACE_A
 _FACE_AREAS_RESTORED = _FACE_AREAS_ORIGINAL[:7]
 
 _REDNESS_SUBS = (
-    _m("redness_local_score", "Redness Local Score"),
-    _m("redness_global_score", "Redness Global Score"),
+    metric("redness_local_score", "Redness Local Score"),
+    metric("redness_global_score", "Redness Global Score"),
 )
 _EYE_BAGS_SUBS = (
-    _m("dark_circles_score", "Dark Circle Score"),
-    _m("eye_bags_score", "Eye Bags Score"),
-    _m("lacrimal_grooves_score", "Lacrimal Grooves Score"),
+    metric("dark_circles_score", "Dark Circle Score"),
+    metric("eye_bags_score", "Eye Bags Score"),
+    metric("lacrimal_grooves_score", "Lacrimal Grooves Score"),
 )
 _ACNE_SUBS = (
-    _m("number_of_regions", "Number of acne regions", _NUMERIC),
-    _m("density_score", "Acne regions density score", _DENSITY),
-    _m("average_intensity_score", "Average intensity of acne regions", _DENSITY),
+    metric("number_of_regions", "Number of acne regions", _NUMERIC),
+    metric("density_score", "Acne regions density score", _DENSITY),
+    metric("average_intensity_score", "Average intensity of acne regions", _DENSITY),
 )
 _PIGMENTATION_SUBS = (
-    _m("number_of_regions", "Number of pigmentation spots", _NUMERIC),
-    _m("density_score", "Pigmentation density score", _DENSITY),
-    _m("average_intensity_score", "Average intensity of pigmentation", _DENSITY),
-    _m("average_region_size", "Average size of pigmentation spots", _DENSITY),
-    _m("region_size_std", "Standard deviation of pigmentation spots size", _DENSITY),
+    metric("number_of_regions", "Number of pigmentation spots", _NUMERIC),
+    metric("density_score", "Pigmentation density score", _DENSITY),
+    metric("average_intensity_score", "Average intensity of pigmentation", _DENSITY),
+    metric("average_region_size", "Average size of pigmentation spots", _DENSITY),
+    metric("region_size_std", "Standard deviation of pigmentation spots size", _DENSITY),
 )
 _SKIN_TONE_SUBS = (
-    _m("skintone_l_channel", "SkinTone L channel", _NUMERIC),
-    _m("skintone_a_channel", "SkinTone a channel", _NUMERIC),
-    _m("skintone_b_channel", "SkinTone b channel", _NUMERIC),
+    metric("skintone_l_channel", "SkinTone L channel", _NUMERIC),
+    metric("skintone_a_channel", "SkinTone a channel", _NUMERIC),
+    metric("skintone_b_channel", "SkinTone b channel", _NUMERIC),
 )
 
 LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.redness": ResultLayout(
         "redness",
         ("face", "nose", "forehead", "right_cheek", "left_cheek", "chin"),
-        _m("redness_score", "Redness Score"),
+        metric("redness_score", "Redness Score"),
         face_subs=_REDNESS_SUBS,
         area_subs=_REDNESS_SUBS,
-        **_masks(
-            _pair(
+        **masks(
+            mask_pair(
                 "redness_mask_original", "redness_mask", "Redness Mask", HEATMAP, "#0000FF", "skin"
             )
         ),
     ),
-    "selfie_v2.age": ResultLayout("age", ("face",), _m("perceived_age", "Perceived Age", _NUMERIC)),
+    "selfie_v2.age": ResultLayout(
+        "age", ("face",), metric("perceived_age", "Perceived Age", _NUMERIC)
+    ),
     "selfie_v2.uniformness": ResultLayout(
         "uniformness",
         ("face", "forehead_n_bridge", "right_cheek", "left_cheek"),
-        _m("uniformness_score", "Uniformness Score"),
-        **_masks(
-            _pair(
+        metric("uniformness_score", "Uniformness Score"),
+        **masks(
+            mask_pair(
                 "uniformness_mask_original",
                 "uniformness_mask_restored",
                 "Uniformness Mask",
@@ -185,11 +110,11 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.eye_bags": ResultLayout(
         "eye_bags",
         ("face", "left_eye_area", "right_eye_area"),
-        _m("eye_area_condition", "Eye Area Condition"),
+        metric("eye_area_condition", "Eye Area Condition"),
         face_subs=_EYE_BAGS_SUBS,
         area_subs=_EYE_BAGS_SUBS,
-        **_masks(
-            _pair(
+        **masks(
+            mask_pair(
                 "dark_circles_original_mask",
                 "dark_circles_mask",
                 "Dark Circles Mask",
@@ -197,7 +122,7 @@ LAYOUTS: dict[str, ResultLayout] = {
                 "#fcff54",
                 "under_eyes",
             ),
-            _pair(
+            mask_pair(
                 "eye_bags_original",
                 "eye_bags_mask",
                 "Eye Bags Mask",
@@ -205,7 +130,7 @@ LAYOUTS: dict[str, ResultLayout] = {
                 "#fcff54",
                 "eye_bags",
             ),
-            _pair(
+            mask_pair(
                 "lacrimal_grooves_original_mask",
                 "lacrimal_grooves_mask",
                 "Lacrimal Grooves Mask",
@@ -218,14 +143,14 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.wrinkles": ResultLayout(
         "wrinkles",
         ("face", "forehead", "right_eye_area", "left_eye_area"),
-        _m("wrinkles_score", "Wrinkles Score"),
+        metric("wrinkles_score", "Wrinkles Score"),
         face_subs=None,
         area_subs=(
-            _m("deep_wrinkles_density", "Deep Wrinkles Density", _DENSITY),
-            _m("fine_wrinkles_density", "Fine Wrinkles Density", _DENSITY),
+            metric("deep_wrinkles_density", "Deep Wrinkles Density", _DENSITY),
+            metric("fine_wrinkles_density", "Fine Wrinkles Density", _DENSITY),
         ),
-        **_masks(
-            _pair(
+        **masks(
+            mask_pair(
                 "wrinkles_polygon_mask_original",
                 "wrinkles_polygon_mask_restored",
                 "Wrinkles Mask",
@@ -233,7 +158,7 @@ LAYOUTS: dict[str, ResultLayout] = {
                 "#ffffff",
                 "eye_corners",
             ),
-            _pair(
+            mask_pair(
                 "wrinkles_polyline_mask_original",
                 "wrinkles_polyline_mask_restored",
                 "Wrinkles Mask",
@@ -246,31 +171,33 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.pores": ResultLayout(
         "pores",
         ("face", "nose", "forehead", "right_cheek", "left_cheek"),
-        _m("Pores_score", "Pores Score"),
+        metric("Pores_score", "Pores Score"),
         face_subs=(
-            _m("pores_number", "Pores Number", _NUMERIC),
-            _m("pores_density", "Pores Density", _DENSITY),
+            metric("pores_number", "Pores Number", _NUMERIC),
+            metric("pores_density", "Pores Density", _DENSITY),
         ),
         area_subs=None,
-        **_masks(
-            _pair("pores_mask_original", "pores_mask", "Pores Mask", POINT, "#0000FF", "pores")
+        **masks(
+            mask_pair("pores_mask_original", "pores_mask", "Pores Mask", POINT, "#0000FF", "pores")
         ),
     ),
     "selfie_v2.acne": ResultLayout(
         "acne",
         _CHEEKS_ETC,
-        _m("acne_score", "Acne score"),
+        metric("acne_score", "Acne score"),
         face_subs=_ACNE_SUBS,
         area_subs=_ACNE_SUBS,
-        **_masks(
-            _pair("acne_mask_origin", "acne_mask", "Acne regions mask", POLYGON, "#ffffff", "acne")
+        **masks(
+            mask_pair(
+                "acne_mask_origin", "acne_mask", "Acne regions mask", POLYGON, "#ffffff", "acne"
+            )
         ),
     ),
     "selfie_v2.sagging": ResultLayout(
         "sagging",
         ("face", "left_cheek", "right_cheek"),
-        _m("sagging_score", "Sagging Score"),
-        **_masks(_SAGGING_LINES),
+        metric("sagging_score", "Sagging Score"),
+        **masks(_SAGGING_LINES),
     ),
     "selfie_v2.front_face_areas": ResultLayout(
         "front_face_areas",
@@ -283,11 +210,11 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.pigmentation": ResultLayout(
         "pigmentation",
         _CHEEKS_ETC,
-        _m("pigmentation_score", "Pigmentation score"),
+        metric("pigmentation_score", "Pigmentation score"),
         face_subs=_PIGMENTATION_SUBS,
         area_subs=_PIGMENTATION_SUBS,
-        **_masks(
-            _pair(
+        **masks(
+            mask_pair(
                 "pigmentation_mask_origin",
                 "pigmentation_mask",
                 "Pigmentation spots mask",
@@ -300,30 +227,30 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.eyes_age": ResultLayout(
         "eyes_age",
         ("face", "left_eye_area", "right_eye_area"),
-        _m("eye_age", "Eye Age", _NUMERIC),
+        metric("eye_age", "Eye Age", _NUMERIC),
         main_by_area={
-            "left_eye_area": _m("left_eye_age", "Left Eye Age", _NUMERIC),
-            "right_eye_area": _m("right_eye_age", "Right Eye Age", _NUMERIC),
+            "left_eye_area": metric("left_eye_age", "Left Eye Age", _NUMERIC),
+            "right_eye_area": metric("right_eye_age", "Right Eye Age", _NUMERIC),
         },
     ),
     "selfie_v2.skin_tone": ResultLayout(
         "skin_tone",
         ("face", "forehead", "right_cheek", "left_cheek"),
-        _m("ita_score", "ITA score", "ITA"),
+        metric("ita_score", "ITA score", "ITA"),
         face_subs=_SKIN_TONE_SUBS,
         area_subs=_SKIN_TONE_SUBS,
     ),
     "selfie_v2.quality": ResultLayout(
-        "quality", ("face",), _m("image_quality_score", "Image Quality Score")
+        "quality", ("face",), metric("image_quality_score", "Image Quality Score")
     ),
     "selfie_v2.translucency": ResultLayout(
         "translucency",
         ("face", "forehead", "right_cheek", "left_cheek"),
-        _m("translucency_score", "Translucency score"),
+        metric("translucency_score", "Translucency score"),
         face_subs=(),
         area_subs=(),
-        **_masks(
-            _pair(
+        **masks(
+            mask_pair(
                 "translucency_mask_origin",
                 "translucency_mask",
                 "Translucency mask",
@@ -336,9 +263,9 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.hydration": ResultLayout(
         "Hydration",
         ("face",),
-        _m("hydration_score", "Hydration Score"),
-        face_subs=(_m("hydration_level", "Hydration Level", "category"),),
-        **_masks(
+        metric("hydration_score", "Hydration Score"),
+        face_subs=(metric("hydration_level", "Hydration Level", "category"),),
+        **masks(
             (
                 MaskSpec(
                     "dehydration_mask_original",
@@ -355,7 +282,7 @@ LAYOUTS: dict[str, ResultLayout] = {
         "facial_landmarks",
         (),
         None,
-        **_masks(
+        **masks(
             (
                 MaskSpec(
                     "facial_landmarks_mask_original",
@@ -377,11 +304,11 @@ LAYOUTS: dict[str, ResultLayout] = {
     "selfie_v2.lines": ResultLayout(
         "lines",
         ("face", "forehead", "right_eye_corner", "left_eye_corner", "left_cheek", "right_cheek"),
-        _m("lines_score", "Lines Score"),
+        metric("lines_score", "Lines Score"),
         face_subs=(),
         area_subs=(),
-        **_masks(
-            _pair(
+        **masks(
+            mask_pair(
                 "fine_lines_mask_original",
                 "fine_lines_mask_restored",
                 "Fine Lines Mask",
@@ -389,7 +316,7 @@ LAYOUTS: dict[str, ResultLayout] = {
                 "#15d0ef",
                 "forehead_lines",
             ),
-            _pair(
+            mask_pair(
                 "deep_lines_mask_original",
                 "deep_lines_mask_restored",
                 "Deep Lines Mask",

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from haut.emulator.geometry import AREA_FRACTIONS, LANDMARK_TEMPLATE, RESTORED_SIZE
-from haut.emulator.layouts import GEOMETRY_BY_MASK_TYPE, POINT, POLYLINE, MaskSpec
+from haut.emulator.layout_model import GEOMETRY_BY_MASK_TYPE, POINT, POLYLINE, MaskSpec
 from haut.emulator.photo import Photo
 from haut.emulator.spots import DARK, RED
 

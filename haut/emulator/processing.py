@@ -17,10 +17,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from haut.emulator import analysis, catalog, shapes
-from haut.emulator.clock import wire_time
+from haut.emulator.clock import moment
 from haut.emulator.notify import ALGORITHM_RESULT, PHOTO_CALCULATED
 from haut.emulator.retention import delete_photo, sweep_expired
 from haut.emulator.store import Doc
+from schemas.wire_time import format_wire_time
 
 if TYPE_CHECKING:
     from haut.emulator.state import EmulatorState
@@ -120,9 +121,12 @@ def _finish(
     run = next(r for r in image["runs"] if algorithm_id in r["algorithms"])
     photo = None if failed else photo_of(state, image)
     outcome = FAILED_OUTCOME if failed else _outcome(state, image, photo, spec)
-    row = shapes.result_row(image, run, spec, outcome, wire_time(due_at))
+    row = shapes.result_row(image, run, spec, outcome, format_wire_time(moment(due_at)))
     is_last = state.store.pending_jobs(image_id) == 1
-    aux = _aux_docs(image, photo, wire_time(due_at)) if is_last and photo else []
+    aux = []
+    if is_last and photo is not None:
+        rows = _image_rows(state, image_id, (spec, *outcome))
+        aux = _aux_docs(image, photo, rows, format_wire_time(moment(due_at)))
     messages = [{"event": ALGORITHM_RESULT, **_ids(image), "result": row}]
     with state.store.transaction():
         state.store.insert("results", row, parent=image_id)
@@ -167,9 +171,7 @@ def _ids(image: Doc) -> dict[str, Any]:
     return {**{key: image[key] for key in keys}, "image_id": image["id"]}
 
 
-def _complete(
-    state: EmulatorState, image: Doc, aux: list[Doc], at: float
-) -> list[dict[str, Any]]:
+def _complete(state: EmulatorState, image: Doc, aux: list[Doc], at: float) -> list[dict[str, Any]]:
     """Record the image as complete (inside the caller's transaction); its messages to send."""
     image["complete"] = True
     image["completed_at"] = at
@@ -192,12 +194,23 @@ def _complete(
     return messages
 
 
-def _aux_docs(image: Doc, photo: analysis.Photo, at: str) -> list[Doc]:
+def _image_rows(state: EmulatorState, image_id: str, last: analysis.Row) -> list[analysis.Row]:
+    """The image's rows as analysis sees them: the stored ones plus the one being written."""
+    rows: dict[int, analysis.Row] = {}
+    for stored in state.store.children("results", image_id):
+        spec = catalog.algorithm(stored["algorithm_version_id"])
+        rows.setdefault(spec.id, (spec, stored["is_ok"], stored["result"]))
+    rows.setdefault(last[0].id, last)
+    return list(rows.values())
+
+
+def _aux_docs(image: Doc, photo: analysis.Photo, rows: list[analysis.Row], at: str) -> list[Doc]:
     """The image's aux image documents; none when the crops cannot be computed."""
     enabled = [a for run in image["runs"] for a in run["algorithms"]]
     try:
+        # The rows just computed are reused: recomputing them (masks and all) doubled the cost.
         outcomes = analysis.aux_outcomes(
-            photo, enabled, face_detector_enabled=face_detector_enabled(image)
+            photo, enabled, face_detector_enabled=face_detector_enabled(image), rows=rows
         )
     except Exception:
         # Aux images are extras: the image still completes with its result rows.

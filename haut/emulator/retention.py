@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from haut.emulator import analysis, catalog
+from haut.emulator import analysis
 from haut.emulator.store import Doc
 
 if TYPE_CHECKING:
@@ -37,13 +37,9 @@ def aux_jpeg(state: EmulatorState, aux: Doc) -> bytes | None:
         name=kind["name"],
         type_id=kind["id"],
         box=(left, top, right, bottom),
-        rows=_no_rows(),
+        rows=[],
     )
     return analysis.render_aux_jpeg(photo, outcome)
-
-
-def _no_rows() -> list[tuple[catalog.AlgorithmSpec, bool, dict[str, object]]]:
-    return []
 
 
 def delete_photo(state: EmulatorState, image: Doc) -> None:

@@ -15,8 +15,8 @@ from haut.emulator.auth import (
     company_name,
     state_of,
     user_by_id,
+    username_key,
 )
-from haut.emulator.clock import wire_time
 from haut.emulator.state import EmulatorState
 from haut.emulator.tokens import (
     REFRESH_LIFETIME_SECONDS,
@@ -26,6 +26,7 @@ from haut.emulator.tokens import (
     token_digest,
 )
 from haut.emulator.wire import json_body, name_matches, paginate, text_field, time_field
+from schemas.wire_time import format_wire_time
 
 router = APIRouter(prefix="/api/v1")
 
@@ -80,7 +81,7 @@ async def login(request: Request) -> dict[str, Any]:
     password = text_field(body, "password", required=True, max_length=4096)
     assert username is not None
     assert password is not None
-    wait = state.login_limit.acquire(username.lower())
+    wait = state.login_limit.acquire(username_key(username))
     if wait > 0:
         raise errors.throttled(wait)
     return _session(state, check_credentials(state, username, password))
@@ -120,7 +121,7 @@ async def create_private_token(request: Request, principal: Caller) -> dict[str,
     token = new_private_token()
     doc = {
         "name": name,
-        "expiration_time": wire_time(expires) if expires else None,
+        "expiration_time": format_wire_time(expires) if expires else None,
         "expires_at": expires.timestamp() if expires else None,
     }
     state.store.execute(

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request
 
 from haut.emulator import catalog, errors, shapes
 from haut.emulator.auth import CompanyCaller, state_of
-from haut.emulator.clock import wire_time
 from haut.emulator.wire import json_body, name_matches, paginate, text_field
+from schemas.wire_time import format_wire_time
 
 router = APIRouter(prefix="/api/v1")
 
@@ -68,7 +68,7 @@ async def attach_application(
             "application_id": application_id,
             "dataset_id": dataset["id"],
             "enabled_algorithms": enabled,
-            "creation_time": wire_time(state.clock.now()),
+            "creation_time": format_wire_time(state.clock.now()),
         }
         state.store.insert("app_runs", run, parent=dataset["id"], owner=application_id)
     return shapes.application_run(run)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Request, Response
 
 from haut.emulator import errors, shapes
 from haut.emulator.auth import CompanyCaller, state_of
-from haut.emulator.clock import wire_time
 from haut.emulator.store import Doc
 from haut.emulator.wire import (
     Body,
@@ -22,6 +21,7 @@ from haut.emulator.wire import (
     paginate,
     text_field,
 )
+from schemas.wire_time import format_wire_time
 
 router = APIRouter(prefix="/api/v1/companies/{company_id}/datasets")
 
@@ -75,7 +75,7 @@ async def create_dataset(company_id: str, request: Request, _: CompanyCaller) ->
         "expire_metadata_after_days": None,
         "clean_images_as_soon_as_ready": False,
         "custom_branding": None,
-        "creation_time": wire_time(state.clock.now()),
+        "creation_time": format_wire_time(state.clock.now()),
         **_settings(body, creating=True),
     }
     state.store.insert("datasets", doc, parent=company_id)
@@ -166,7 +166,7 @@ async def create_webhook(
         "dataset_id": dataset["id"],
         **settings,
         "secret_key": secrets.token_hex(16),
-        "creation_time": wire_time(state.clock.now()),
+        "creation_time": format_wire_time(state.clock.now()),
     }
     return state.store.insert("webhooks", doc, parent=dataset["id"])
 

@@ -12,12 +12,13 @@ from fastapi import APIRouter, Request, Response
 
 from haut.emulator import analysis, errors, processing, shapes
 from haut.emulator.auth import CompanyCaller, authenticate, bearer_token, state_of
-from haut.emulator.clock import wire_time
+from haut.emulator.clock import moment
 from haut.emulator.retention import aux_jpeg
 from haut.emulator.routes_subjects import base_url, batch_doc, new_batch, subject_doc
 from haut.emulator.state import EmulatorState
 from haut.emulator.store import Doc
 from haut.emulator.wire import Body, int_field, json_body, text_field, time_field
+from schemas.wire_time import format_wire_time
 
 MAX_IMAGE_BYTES = 30 * 1024 * 1024  # the v3 signed upload's limit (reference §1.5)
 _SUBJECT = "/api/v1/companies/{company_id}/datasets/{dataset_id}/subjects/{subject_id}"
@@ -116,9 +117,9 @@ def _store_image(
         "image_type_id": kind["id"],
         "side_id": side_id,
         "light_id": light_id,
-        "creation_time": wire_time(captured)
+        "creation_time": format_wire_time(captured)
         if captured
-        else batch.get("captured_at") or wire_time(now),
+        else batch.get("captured_at") or format_wire_time(moment(now)),
         "uploaded_at": now,
         "sha256": photo.sha256,
         "width": photo.width,

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request, Response
 
 from haut.emulator import analysis, errors, pdf, shapes, smoothing
 from haut.emulator.auth import CompanyCaller, authenticate, bearer_token, state_of
-from haut.emulator.clock import parse_time
 from haut.emulator.routes_images import image_doc
 from haut.emulator.routes_subjects import base_url, subject_doc
 from haut.emulator.state import EmulatorState
 from haut.emulator.store import Doc
 from haut.emulator.wire import int_field, query_time
+from schemas.wire_time import parse_wire_time
 
 _SUBJECT = "/api/v1/companies/{company_id}/datasets/{dataset_id}/subjects/{subject_id}"
 _IMAGE = _SUBJECT + "/batches/{batch_id}/images/{image_id}"
@@ -62,7 +62,7 @@ async def subject_results(
         date_to += timedelta(days=1)  # a bare date means the whole of that day
     rows = []
     for image in _by_time(state.store.owned("images", subject["id"])):
-        taken = parse_time(image["creation_time"])
+        taken = parse_wire_time(image["creation_time"])
         if (date_from and taken < date_from) or (date_to and taken >= date_to):
             continue
         for row in state.store.children("results", image["id"]):
@@ -118,7 +118,7 @@ async def smoothed_results(
     history = [
         smoothing.ScoredImage(
             image_id=doc["id"],
-            taken=parse_time(doc["creation_time"]),
+            taken=parse_wire_time(doc["creation_time"]),
             values=face_values(state.store.children("results", doc["id"])),
             side=shapes.side_of(doc),
         )

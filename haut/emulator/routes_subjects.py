@@ -9,12 +9,12 @@ from fastapi import APIRouter, Request, Response
 
 from haut.emulator import errors, shapes
 from haut.emulator.auth import CompanyCaller, company_name, state_of
-from haut.emulator.clock import wire_time
 from haut.emulator.retention import aux_blob_id
 from haut.emulator.routes_datasets import dataset_doc
 from haut.emulator.state import EmulatorState
 from haut.emulator.store import Doc
 from haut.emulator.wire import Body, json_body, name_matches, paginate, text_field, time_field
+from schemas.wire_time import format_wire_time
 
 router = APIRouter(prefix="/api/v1/companies/{company_id}/datasets/{dataset_id}/subjects")
 
@@ -72,7 +72,7 @@ async def create_subject(
         "biological_sex": None,
         "meta": None,
         "promote_image_id": None,
-        "creation_time": wire_time(state.clock.now()),
+        "creation_time": format_wire_time(state.clock.now()),
         **_subject_fields(await json_body(request), creating=True),
     }
     state.store.insert("subjects", doc, parent=dataset["id"])
@@ -157,7 +157,7 @@ async def create_batch(
     state = state_of(request)
     subject = subject_doc(request, company_id, dataset_id, subject_id)
     captured = time_field(await json_body(request), "creation_time")
-    doc = new_batch(state, subject, captured_at=wire_time(captured) if captured else None)
+    doc = new_batch(state, subject, captured_at=format_wire_time(captured) if captured else None)
     return shapes.batch(state.store, doc, base_url(request))
 
 
@@ -168,7 +168,7 @@ def new_batch(state: EmulatorState, subject: Doc, *, captured_at: str | None) ->
         "subject_id": subject["id"],
         "dataset_id": subject["dataset_id"],
         "company_id": subject["company_id"],
-        "creation_time": captured_at or wire_time(state.clock.now()),
+        "creation_time": captured_at or format_wire_time(state.clock.now()),
         "captured_at": captured_at,
     }
     return state.store.insert("batches", doc, parent=subject["id"])

@@ -2,8 +2,10 @@
 
 Each finished image queues one delivery per webhook in SQLite, so deliveries survive a restart.
 The background ticker sends due deliveries; a failed attempt (non-2xx, connection error or an
-injected fault) is retried with doubling backoff up to ``webhook_max_attempts``. Only loopback
-destinations are contacted: the emulator never sends data off the machine.
+injected fault) is retried with doubling backoff: ``webhook_max_attempts`` counts every send,
+so the default 6 is the first send and "at most 5" retries (reference §13.8). Only loopback
+destinations are contacted, never through a proxy: the emulator never sends data off the
+machine.
 """
 
 from __future__ import annotations
@@ -120,7 +122,8 @@ class WebhookDispatcher:
         if urlsplit(url).hostname not in LOOPBACK_HOSTS:
             return None, "the emulator only delivers to loopback addresses"
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=5.0)
+            # trust_env=False: a proxy from the environment must not see loopback deliveries.
+            self._client = httpx.AsyncClient(timeout=5.0, trust_env=False)
         try:
             if webhook.get("method", "post") == "get":
                 response = await self._client.get(url, headers=headers)

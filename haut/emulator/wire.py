@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from haut.emulator import errors
-from haut.emulator.clock import parse_time
+from schemas.wire_time import parse_wire_time
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -85,7 +85,7 @@ def time_field(body: Body, attr: str) -> datetime | None:
     if not isinstance(value, str):
         raise errors.invalid(attr, "Datetime has wrong format.")
     try:
-        return parse_time(value)
+        return parse_wire_time(value)
     except ValueError as exc:
         raise errors.invalid(attr, "Datetime has wrong format.") from exc
 

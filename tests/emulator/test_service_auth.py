@@ -185,6 +185,18 @@ def test_login_limit_per_user_per_minute(start_emulator: StartEmulator) -> None:
     assert HTTP.post(url, json=credentials).status_code == 200
 
 
+def test_usernames_are_case_insensitive(start_emulator: StartEmulator) -> None:
+    server = start_emulator(login_limit_per_minute=3, credentials={"Ann@X.io": "pw"})
+    url = f"{server.url}/api/v1/login/"
+    spellings = ["Ann@X.io", "ann@x.io", "ANN@X.IO", "aNN@x.Io"]
+
+    answers = [HTTP.post(url, json={"username": u, "password": "pw"}) for u in spellings]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert len({(a.json()["id"], a.json()["company_id"]) for a in answers[:3]}) == 1
+    assert answers[0].json()["username"] == "ann@x.io"
+
+
 @pytest.mark.parametrize(
     "path", ["/api/v1/dicts/algorithms/", "/api/v1/dicts/algorithms", "/api/v1/dicts/image_types/"]
 )

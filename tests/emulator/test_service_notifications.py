@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import websocket  # websocket-client, as in the vendor's quick start
@@ -21,8 +22,8 @@ from tests.emulator.test_service_support import (  # noqa: F401
     login,
     receiver,
     start_emulator,
-    wait_until,
 )
+from tests.support import wait_until
 
 pytestmark = pytest.mark.server
 
@@ -156,7 +157,7 @@ def test_webhook_retries_after_failures(start_emulator: StartEmulator, receiver:
         receiver,
         authorization="query",
         authorization_key="k",
-        authorization_value="v",
+        authorization_value="s3cr3t-value",
     )
     receiver.statuses = [500]
     HTTP.put(f"{server.url}/_emulator/faults", json={"webhook_failure": 1.0, "seed": 7})
@@ -165,18 +166,60 @@ def test_webhook_retries_after_failures(start_emulator: StartEmulator, receiver:
     def deliveries() -> list[dict[str, Any]]:
         return list(HTTP.get(f"{server.url}/_emulator/webhook_deliveries").json())
 
-    wait_until(lambda: bool(deliveries()) and deliveries()[0]["attempts"] >= 2)
+    wait_until(
+        lambda: bool(deliveries()) and deliveries()[0]["attempts"] >= 2, "two failed attempts"
+    )
     HTTP.put(f"{server.url}/_emulator/faults", json={"webhook_failure": 0.0})
     refused = receiver.next_request()
     accepted = receiver.next_request()
-    wait_until(lambda: deliveries()[0]["state"] == "delivered")
+    wait_until(lambda: deliveries()[0]["state"] == "delivered", "the delivery")
 
     assert refused["status"] == 500
     assert accepted["status"] == 204
     log = deliveries()
     assert log[0]["state"] == "delivered"
     assert log[0]["attempts"] >= 4
-    assert "v" not in log[0]["url"]
+    assert accepted["path"] == "/hook?k=s3cr3t-value"
+    assert log[0]["url"] == receiver.url  # as configured: the query secret is not logged
+    assert urlsplit(log[0]["url"]).query == ""
+
+
+def test_webhook_gives_up_after_five_retries(
+    start_emulator: StartEmulator, receiver: Receiver
+) -> None:
+    server = start_emulator(algorithm_delay_seconds=0, webhook_backoff_seconds=0.001)
+    caller = login(server)
+    dataset = caller.dataset(algorithms=[40])
+    _hook(caller, dataset, receiver)
+    receiver.statuses = [503] * 10
+    caller.upload(caller.batch(caller.subject(dataset)))
+
+    def delivery() -> dict[str, Any]:
+        return dict(HTTP.get(f"{server.url}/_emulator/webhook_deliveries").json()[0])
+
+    wait_until(lambda: delivery()["state"] == "failed", "the delivery to be given up")
+    sends = [receiver.next_request()["status"] for _ in range(6)]
+
+    assert delivery()["attempts"] == 6  # the first send and 5 retries (reference §13.8)
+    assert sends == [503] * 6
+    assert receiver.requests.empty()
+
+
+def test_webhooks_ignore_proxy_settings(
+    start_emulator: StartEmulator, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    server = start_emulator(algorithm_delay_seconds=0)
+    caller = login(server)
+    dataset = caller.dataset(algorithms=[40])
+    _hook(caller, dataset, receiver)
+
+    image_id = caller.upload(caller.batch(caller.subject(dataset))).rsplit("/", 1)[1]
+
+    assert receiver.next_request()["body"]["image_id"] == image_id
 
 
 def test_a_new_webhook_replaces_the_old_one(emulator: EmulatorServer, receiver: Receiver) -> None:

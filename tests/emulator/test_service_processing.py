@@ -74,8 +74,7 @@ def break_photo(monkeypatch: pytest.MonkeyPatch, state: EmulatorState) -> None:
 
 @pytest.mark.parametrize(
     ("breakage", "failed_algorithms", "has_aux"),
-    # Aux crops analyse the areas with the same algorithms, so a broken redness breaks them too.
-    [(break_redness, [31], False), (break_aux, [], False), (break_photo, ALGORITHMS, False)],
+    [(break_redness, [31], True), (break_aux, [], False), (break_photo, ALGORITHMS, False)],
 )
 def test_an_analysis_error_becomes_an_error_row_and_the_image_completes(
     server: EmulatorServer,

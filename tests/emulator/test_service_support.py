@@ -9,7 +9,6 @@ import base64
 import json
 import queue
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -129,15 +128,6 @@ def login_on(http: httpx.Client, username: str | None = None) -> Caller:
 def advance(server: EmulatorServer, seconds: float) -> None:
     response = HTTP.post(f"{server.url}/_emulator/clock", json={"advance_seconds": seconds})
     assert response.status_code == 200
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Waits for a condition (checked every 10 ms); fails the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.01)
 
 
 def error_codes(response: httpx.Response) -> list[str]:
