@@ -32,7 +32,7 @@ from haut.emulator.catalog import ALGORITHMS, FACE_DETECTOR_ID, AlgorithmSpec
 from haut.emulator.geometry import Box
 from haut.emulator.layout_model import Metric, ResultLayout
 from haut.emulator.layouts import LAYOUTS
-from haut.emulator.masks import build_masks
+from haut.emulator.masks import build_layout_masks
 from haut.emulator.photo import (
     EXIF_ORIENTATION,
     Photo,
@@ -45,8 +45,8 @@ from haut.emulator.scoring import Value, family_values
 
 __all__ = [
     "AuxOutcome",
-    "Row",
     "Photo",
+    "Row",
     "UnreadableImage",
     "algorithm_outcome",
     "aux_outcomes",
@@ -123,12 +123,14 @@ def algorithm_outcome(
     if spec.family_tech_name == _QUALITY:
         return True, quality_result(photo, side)
     layout = LAYOUTS[spec.family_tech_name]
-    family = spec.family_tech_name
+    masks_original, masks_restored = build_layout_masks(
+        photo, spec.family_tech_name, layout.masks_original, layout.masks_restored
+    )
     return True, {
         "image_type": "selfie",
         "area_results": _area_results(photo, spec, layout),
-        "masks_original": build_masks(photo, layout.masks_original, family, restored=False),
-        "masks_restored": build_masks(photo, layout.masks_restored, family, restored=True),
+        "masks_original": masks_original,
+        "masks_restored": masks_restored,
         "algorithm_tech_name": layout.algorithm_tech_name,
     }
 

@@ -188,12 +188,26 @@ def _geometry(
     return {"type": GEOMETRY_BY_MASK_TYPE[mask_type], "coordinates": coordinates}
 
 
-def build_mask(photo: Photo, spec: MaskSpec, family: str, *, restored: bool) -> dict[str, Any]:
+Drawn = dict[tuple[str, str], list[Feature]]  # (region, mask type) -> shapes
+
+
+def _shapes(photo: Photo, spec: MaskSpec, family: str, drawn: Drawn) -> list[Feature]:
+    """A mask's shapes in face fractions, drawn once for the original and restored mask."""
+    key = (spec.region, spec.mask_type)
+    if key not in drawn:
+        rng = _rng(photo, f"{family}:{spec.region}:{spec.mask_type}")
+        features = _features(photo, spec.region, rng)
+        if spec.region == "eye_corners" and spec.mask_type != POLYLINE:
+            features = _as_polygons(features, rng)
+        drawn[key] = features
+    return drawn[key]
+
+
+def build_mask(
+    photo: Photo, spec: MaskSpec, family: str, *, restored: bool, drawn: Drawn | None = None
+) -> dict[str, Any]:
     """One mask object for ``spec``: original-photo or face-aligned coordinates."""
-    rng = _rng(photo, f"{family}:{spec.region}:{spec.mask_type}")
-    features = _features(photo, spec.region, rng)
-    if spec.region == "eye_corners" and spec.mask_type != POLYLINE:
-        features = _as_polygons(features, rng)
+    features = _shapes(photo, spec, family, {} if drawn is None else drawn)
     geometry = photo.geometry
     to_pixel = geometry.restored_point if restored else geometry.point
     view_box = (
@@ -217,10 +231,22 @@ def build_mask(photo: Photo, spec: MaskSpec, family: str, *, restored: bool) -> 
     }
 
 
-def build_masks(
-    photo: Photo, specs: tuple[MaskSpec, ...] | None, family: str, *, restored: bool
-) -> list[dict[str, Any]] | None:
-    """The ``masks_original`` / ``masks_restored`` list of a family (None when it has none)."""
-    if specs is None:
-        return None
-    return [build_mask(photo, spec, family, restored=restored) for spec in specs]
+def build_layout_masks(
+    photo: Photo,
+    family: str,
+    original: tuple[MaskSpec, ...] | None,
+    restored: tuple[MaskSpec, ...] | None,
+) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]] | None]:
+    """A family's ``masks_original`` and ``masks_restored`` (None where it has none).
+
+    The two lists show the same shapes, so each shape is drawn once and mapped twice.
+    """
+    drawn: Drawn = {}
+    return (
+        None
+        if original is None
+        else [build_mask(photo, spec, family, restored=False, drawn=drawn) for spec in original],
+        None
+        if restored is None
+        else [build_mask(photo, spec, family, restored=True, drawn=drawn) for spec in restored],
+    )

@@ -119,7 +119,7 @@ def _finish(
         return
     spec = catalog.algorithm(algorithm_id)
     run = next(r for r in image["runs"] if algorithm_id in r["algorithms"])
-    photo = None if failed else photo_of(state, image)
+    photo = _readable_photo(state, image) if failed else photo_of(state, image)
     outcome = FAILED_OUTCOME if failed else _outcome(state, image, photo, spec)
     row = shapes.result_row(image, run, spec, outcome, format_wire_time(moment(due_at)))
     is_last = state.store.pending_jobs(image_id) == 1
@@ -145,6 +145,14 @@ def _record_failure(state: EmulatorState, image_id: str, algorithm_id: int, due_
         # Even the error row cannot be written: drop the job rather than fail every settle.
         log.exception("dropping algorithm %s of image %s", algorithm_id, image_id)
         state.store.finish_job(image_id, algorithm_id)
+
+
+def _readable_photo(state: EmulatorState, image: Doc) -> analysis.Photo | None:
+    """The photo for the aux images of an image whose job failed; None if it is the problem."""
+    try:
+        return photo_of(state, image)
+    except Exception:
+        return None  # already logged by the failure that led here
 
 
 def _outcome(

@@ -419,6 +419,31 @@ def test_aux_rows_follow_the_enabled_algorithms(face: Photo) -> None:
         assert [spec.id for spec, _, _ in outcome.rows] == [30]
 
 
+def test_aux_from_the_rows_already_computed_equal_aux_computed_afresh(
+    face: Photo, aux: list[AuxOutcome]
+) -> None:
+    shuffled = [
+        (spec, *algorithm_outcome(face, spec, face_detector_enabled=True))
+        for spec in reversed(ALGORITHMS)
+    ]
+    assert aux_outcomes(face, ALL_IDS, face_detector_enabled=True, rows=shuffled) == aux
+
+
+def test_aux_from_rows_leave_out_failed_rows(face: Photo) -> None:
+    rows = [
+        (spec, *algorithm_outcome(face, spec, face_detector_enabled=True))
+        for spec in ALGORITHMS
+        if spec.id in (30, 31, FACE_DETECTOR_ID)
+    ]
+    rows[0] = (rows[0][0], False, {"error": "Internal processing error"})
+    failed_id = rows[0][0].id
+
+    outcomes = aux_outcomes(face, [30, 31, 40], face_detector_enabled=True, rows=rows)
+
+    assert outcomes
+    assert all(failed_id not in [spec.id for spec, _, _ in o.rows] for o in outcomes)
+
+
 def test_no_aux_images_without_a_face_or_a_detector(face: Photo) -> None:
     assert aux_outcomes(inspect_photo(render_no_face(2)), ALL_IDS, face_detector_enabled=True) == []
     assert aux_outcomes(face, ALL_IDS, face_detector_enabled=False) == []
