@@ -24,14 +24,12 @@ from typing import Any
 from PIL import Image
 
 from haut.emulator.faces import render_face, render_no_face
+from tasks.capture_time import DATE_TIME_ORIGINAL, EXIF_IFD, OFFSET_TIME_ORIGINAL
 
 MARKER = ".hautflow-sample"
 FIRST_WEEK = datetime(2026, 1, 5, 9, 30)
 OVERSIZED = "erin/2026-02-09/front.jpg"
 OVERSIZED_BYTES = 31 * 2**20
-EXIF_IFD = 0x8769
-DATE_TIME_ORIGINAL = 36867
-OFFSET_TIME_ORIGINAL = 36881
 
 
 @dataclass(frozen=True)

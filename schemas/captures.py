@@ -126,6 +126,9 @@ class QuarantineReason(StrEnum):
     NO_FRONT_IMAGE = "no_front_image"
     DUPLICATE_SIDE = "duplicate_side"
     TOO_MANY_IMAGES = "too_many_images"
+    INCOMPLETE_TRIPLE = "incomplete_triple"
+    """A front with only one of the right and left photos: too many for a single front, too
+    few for a triple."""
     OUTSIDE_LAYOUT = "outside_layout"
     UNREADABLE = "unreadable"
     """A file or folder that cannot be read."""

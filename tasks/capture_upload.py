@@ -12,9 +12,14 @@ again only if it is not there:
   ledger owns (see :meth:`CaptureUploader._find_batch` for why that is safe).
 
 Within one process a per-subject lock keeps concurrent captures of one subject from making it
-twice. Workers sharing one (PostgreSQL) ledger must be given captures sharded by subject key:
-the lock does not reach across processes, while batches and images, being per capture, are
-safe with any sharding.
+twice. Runs on one ledger take turns (:meth:`tasks.ledger.Ledger.run_lock`); should two
+processes still meet on one capture, a record found already made is treated as in doubt and
+reconciled, and the first batch recorded is the one used. Workers sharing one (PostgreSQL)
+ledger within a run must be given captures sharded by subject key: the subject lock does not
+reach across processes.
+
+A session whose earlier version the API refused takes that version's batch and uploaded
+images over when the user replaces the refused file (:mod:`tasks.ledger_takeover`).
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ from schemas.captures import (
     UploadedImage,
 )
 from schemas.wire_time import format_wire_time
-from tasks.ledger import ImageRecord, Ledger
+from tasks.ledger import CaptureRecord, ImageRecord, Ledger
 from tasks.ledger_tables import ON_THE_API, CaptureState, ImageState
+from tasks.ledger_takeover import rejected_version
 
 T = TypeVar("T")
 CREATE_ATTEMPTS = 3  # creates repeated after an in-doubt failure that the lookup did not find
@@ -133,7 +139,7 @@ class CaptureUploader:
             return CaptureOutcome(capture, self._uploaded(capture), failure=_describe(error))
 
     async def _upload(self, capture: Capture) -> CaptureOutcome:
-        record = self._ledger.capture(capture.capture_id)
+        record = self._ledger.capture(capture.capture_id) or self._take_over(capture)
         # A recorded capture's subject is recorded too: it was made before the batch.
         subject_id = record.subject_id if record else await self._subject_id(capture.subject_key)
         batch_id = (record.batch_id if record else None) or await self._batch_id(
@@ -155,6 +161,13 @@ class CaptureUploader:
                 return CaptureOutcome(capture, self._uploaded(capture), quarantined=refused)
         self._ledger.capture_finished(capture.capture_id, CaptureState.UPLOADED, None)
         return CaptureOutcome(capture, self._uploaded(capture))
+
+    def _take_over(self, capture: Capture) -> CaptureRecord | None:
+        """The record of the refused version of this session that ``capture`` now continues
+        (its batch and same-bytes images), or None: see :mod:`tasks.ledger_takeover`."""
+        versions = self._ledger.captures_by_key([capture.key]).get(capture.key, [])
+        refused = rejected_version(capture, versions)
+        return None if refused is None else self._ledger.take_over(refused, capture)
 
     def _uploaded(self, capture: Capture) -> list[UploadedImage]:
         return self._ledger.uploaded_images(capture_ids=[capture.capture_id])
@@ -187,12 +200,18 @@ class CaptureUploader:
 
     async def _batch_id(self, capture: Capture, subject_id: str, *, in_doubt: bool) -> str:
         """A new batch for the capture; ``in_doubt``: one may exist from an earlier run."""
-        self._ledger.batch_creating(
+        inserted = self._ledger.batch_creating(
             capture,
             dataset_name=self._dataset.name,
             dataset_id=self._dataset.dataset_id,
             subject_id=subject_id,
         )
+        if not inserted:
+            # Recorded since we looked (another process): use its batch, or reconcile.
+            current = self._ledger.capture(capture.capture_id)
+            if current is not None and current.batch_id is not None:
+                return current.batch_id
+            in_doubt = True
         subject = SubjectRef(self._dataset.dataset_id, subject_id)
         async with self._locks[capture.subject_key]:
             batch = await create_once(
@@ -200,8 +219,8 @@ class CaptureUploader:
                 lambda: self._find_batch(capture, subject),
                 in_doubt=in_doubt,
             )
-            self._ledger.batch_created(capture.capture_id, batch.id)
-        return batch.id
+            # Another process may have recorded its batch first: the recorded one is used.
+            return self._ledger.batch_created(capture.capture_id, batch.id)
 
     async def _find_batch(self, capture: Capture, subject: SubjectRef) -> Batch | None:
         """The subject's batch this capture created before its record could say so.
@@ -238,7 +257,12 @@ class CaptureUploader:
         if record is not None and record.state in ON_THE_API and record.image_id:
             return record.image_id
         in_doubt = record is not None and record.state is ImageState.CREATING
-        self._ledger.image_creating(capture.capture_id, source)
+        if not self._ledger.image_creating(capture.capture_id, source) and record is None:
+            # Recorded since we looked (another process): at the API already, or in doubt.
+            current = self._recorded_image(capture, source)
+            if current is not None and current.state in ON_THE_API and current.image_id:
+                return current.image_id
+            in_doubt = True
 
         async def upload() -> Image:
             data = await asyncio.to_thread(read_source, source.uri, self._storage_options)
@@ -260,6 +284,10 @@ class CaptureUploader:
         )
         self._ledger.image_uploaded(capture.capture_id, source.side, image.id, datetime.now(UTC))
         return image.id
+
+    def _recorded_image(self, capture: Capture, source: SourceImage) -> ImageRecord | None:
+        current = self._ledger.capture(capture.capture_id)
+        return None if current is None else current.images.get(source.side)
 
     async def _find_image(self, batch: BatchRef, upload_name: str) -> Image | None:
         found = await self._client.find_images(batch, upload_name)
@@ -285,7 +313,8 @@ def rejection(capture: Capture, source: SourceImage, error: ValidationError) -> 
         ),
         fix=(
             f"replace {source.uri} with a readable JPEG or PNG face photo (under 30 MiB) "
-            "taken from that side, then run again"
+            "taken from that side, then run again: the session's photos already uploaded are "
+            "kept, only the new one is sent"
         ),
         subject_key=capture.subject_key,
         session_key=capture.session_key,

@@ -39,11 +39,16 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 _SECRET_HINT = re.compile(r"://|token|signature|secret|passw|eyJ|auth|key", re.IGNORECASE)
 
 
+def _strip_urls(text: str) -> str:
+    """``text`` with the tokens of every URL in it removed."""
+    return _URL.sub(lambda m: strip_url_secrets(m.group(0)), text)
+
+
 def _scrub(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
         if key and is_secret_name(key) and not key.endswith("_id"):
             return MASK
-        return redact(_URL.sub(lambda m: strip_url_secrets(m.group(0)), value))
+        return redact(_strip_urls(value))
     if isinstance(value, Mapping):
         return {str(k): _scrub(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -275,7 +280,7 @@ def _image_row(
         **context,
         "side_id": source.side.side_id,
         "light_id": source.light_id,
-        "source_uri": _URL.sub(lambda m: strip_url_secrets(m.group(0)), source.uri),
+        "source_uri": _strip_urls(source.uri),
         "sha256": source.sha256,
         "size_bytes": source.size,
         "image_format": source.image_format,

@@ -26,9 +26,9 @@ import duckdb
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
-from fsspec.implementations.local import LocalFileSystem
 
 from schemas.lake import TABLES, TIMESTAMP, TableSpec, table_spec
+from tasks.fs import is_local
 from tasks.lake_rows import LakeRows
 
 __all__ = ["CompactionReport", "Lake", "LakeRows", "newest_per_id"]
@@ -109,7 +109,7 @@ class Lake:
         self.storage_options = dict(storage_options or {})
         self.fs, root = fsspec.core.url_to_fs(url, **self.storage_options)
         self.root = root.rstrip("/") or root
-        self.is_local = isinstance(self.fs, LocalFileSystem)
+        self.is_local = is_local(self.fs)
 
     def __repr__(self) -> str:
         return f"Lake({self.location()!r})"

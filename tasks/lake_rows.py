@@ -36,22 +36,27 @@ def capture_month(moment: datetime) -> str:
 
 @dataclass
 class LakeRows:
-    """Rows for several lake tables; appendable, and convertible to schema-exact Arrow tables."""
+    """Rows for several lake tables; appendable, and convertible to schema-exact Arrow tables.
 
-    rows: dict[str, list[Row]] = field(default_factory=dict)
+    One row per id and table: a row added again under the same id (a subject or batch row
+    comes with each of its images) replaces the earlier one, keeping the earlier one's place.
+    """
+
+    rows: dict[str, dict[Any, Row]] = field(default_factory=dict)
+    """Per table: rows by their id column's value."""
 
     def add(self, table: str, row: Row) -> None:
-        table_spec(table)  # an unknown table name fails here, not at write time
-        self.rows.setdefault(table, []).append(row)
+        spec = table_spec(table)  # an unknown table name fails here, not at write time
+        self.rows.setdefault(table, {})[row.get(spec.id_column)] = row
 
     def add_all(self, table: str, rows: Iterable[Row]) -> None:
         for row in rows:
             self.add(table, row)
 
     def extend(self, other: LakeRows) -> None:
-        """Append every row of ``other``."""
+        """Add every row of ``other`` (its rows replace ours of the same id)."""
         for table, rows in other.rows.items():
-            self.rows.setdefault(table, []).extend(rows)
+            self.rows.setdefault(table, {}).update(rows)
 
     def counts(self) -> dict[str, int]:
         """Rows per table (tables without rows left out)."""
@@ -63,7 +68,7 @@ class LakeRows:
     def tables(self) -> dict[str, pa.Table]:
         """One Arrow table per non-empty table, with exactly the schema of :mod:`schemas.lake`."""
         return {
-            name: pa.Table.from_pylist(self.rows[name], schema=spec.schema)
+            name: pa.Table.from_pylist(list(self.rows[name].values()), schema=spec.schema)
             for name, spec in TABLES.items()
             if self.rows.get(name)
         }

@@ -14,24 +14,17 @@ HTTP requests on its event loop.
 
 from __future__ import annotations
 
-import functools
 import json
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Engine,
-    Insert,
     RowMapping,
-    Select,
     Table,
-    Update,
-    bindparam,
-    create_engine,
-    event,
     select,
 )
 from sqlalchemy.engine import URL, Connection, make_url
@@ -39,6 +32,14 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.captures import Capture, Side, SourceImage, UploadedImage
 from tasks import ledger_tables as t
+from tasks.ledger_engine import (
+    insert_statement,
+    key_params,
+    make_engine,
+    select_statement,
+    update_statement,
+)
+from tasks.ledger_lock import LedgerBusyError, advisory_lock, file_lock, process_lock
 from tasks.ledger_records import (
     ApplicationRecord,
     CaptureRecord,
@@ -50,6 +51,7 @@ from tasks.ledger_records import (
     uploaded_image,
 )
 from tasks.ledger_tables import CaptureState, CreateState, ImageState
+from tasks.ledger_takeover import take_over
 
 __all__ = [
     "ApplicationRecord",
@@ -57,10 +59,10 @@ __all__ = [
     "DatasetRecord",
     "ImageRecord",
     "Ledger",
+    "LedgerBusyError",
     "SubjectRecord",
 ]
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IN_CHUNK = 500  # keys per IN (...) query: well under every database's parameter limit
 
 
@@ -69,7 +71,8 @@ class Ledger:
 
     def __init__(self, url: str | URL) -> None:
         self.url = make_url(url)
-        self.engine = _engine(self.url)
+        self.engine = make_engine(self.url)
+        self._memory_lock = threading.Lock()
         with self._transaction() as connection:
             self.schema_version = t.migrate(connection)
 
@@ -85,6 +88,25 @@ class Ledger:
     def close(self) -> None:
         self.engine.dispose()
 
+    def run_lock(self, owner: str) -> AbstractContextManager[None]:
+        """Hold the ledger for one run (``owner``: the run id, shown to a refused run).
+
+        Raises LedgerBusyError at once if another run, in any process, holds it.
+        """
+        ledger = repr(self)
+        backend = self.url.get_backend_name()
+        if backend == "postgresql":
+            return advisory_lock(self.engine, owner, ledger)
+        if backend != "sqlite":
+            raise NotImplementedError(
+                f"{ledger}: run locks exist for SQLite and PostgreSQL ledgers only"
+            )
+        database = self.url.database
+        if not database or database == ":memory:":
+            return process_lock(self._memory_lock, ledger)
+        path = Path(database)
+        return file_lock(path.with_name(path.name + ".lock"), owner, ledger)
+
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         with self.engine.begin() as connection:
@@ -94,19 +116,19 @@ class Ledger:
         """Insert a row unless its key is already recorded; True when this call inserted it."""
         try:
             with self._transaction() as connection:
-                connection.execute(_insert_statement(table), dict(values))
+                connection.execute(insert_statement(table), dict(values))
         except IntegrityError:
             return False
         return True
 
     def _update(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]) -> None:
-        statement = _update_statement(table, tuple(key), tuple(values))
+        statement = update_statement(table, tuple(key), tuple(values))
         with self._transaction() as connection:
-            connection.execute(statement, {**_key_params(key), **values})
+            connection.execute(statement, {**key_params(key), **values})
 
     def _one(self, table: Table, **key: Any) -> RowMapping | None:
         with self.engine.connect() as connection:
-            found = connection.execute(_select_statement(table, tuple(key)), _key_params(key))
+            found = connection.execute(select_statement(table, tuple(key)), key_params(key))
             return found.mappings().first()
 
     # --- dataset and application ---------------------------------------------------------
@@ -119,8 +141,9 @@ class Ledger:
             row["name"], row["image_type_id"], row["dataset_id"], CreateState(row["state"])
         )
 
-    def dataset_creating(self, name: str, image_type_id: int) -> None:
-        self._insert_once(
+    def dataset_creating(self, name: str, image_type_id: int) -> bool:
+        """Record a dataset create; False when it was already recorded (then in doubt)."""
+        return self._insert_once(
             t.datasets,
             {"name": name, "image_type_id": image_type_id, "state": CreateState.CREATING},
         )
@@ -178,8 +201,9 @@ class Ledger:
             dataset_name, subject_key, row["subject_id"], CreateState(row["state"])
         )
 
-    def subject_creating(self, dataset_name: str, subject_key: str) -> None:
-        self._insert_once(
+    def subject_creating(self, dataset_name: str, subject_key: str) -> bool:
+        """Record a subject create; False when it was already recorded (then in doubt)."""
+        return self._insert_once(
             t.subjects,
             {
                 "dataset_name": dataset_name,
@@ -229,9 +253,10 @@ class Ledger:
 
     def batch_creating(
         self, capture: Capture, *, dataset_name: str, dataset_id: str, subject_id: str
-    ) -> None:
-        """Record a capture before its batch is created (a second call changes nothing)."""
-        self._insert_once(
+    ) -> bool:
+        """Record a capture before its batch is created; False when it was already recorded
+        (by an earlier run or another process): its batch then exists or is in doubt."""
+        return self._insert_once(
             t.captures,
             {
                 "capture_id": capture.capture_id,
@@ -248,13 +273,30 @@ class Ledger:
             },
         )
 
-    def batch_created(self, capture_id: str, batch_id: str) -> None:
-        """Record the batch's id; raises IntegrityError if another capture owns that batch."""
-        self._update(
-            t.captures,
-            {"capture_id": capture_id},
-            {"batch_id": batch_id, "state": CaptureState.CREATED},
+    def batch_created(self, capture_id: str, batch_id: str) -> str:
+        """Record the batch's id unless the capture already has one; returns the recorded id.
+
+        Raises IntegrityError if another capture owns that batch.
+        """
+        statement = (
+            t.captures.update()
+            .where(t.captures.c.capture_id == capture_id, t.captures.c.batch_id.is_(None))
+            .values(batch_id=batch_id, state=CaptureState.CREATED)
         )
+        with self._transaction() as connection:
+            connection.execute(statement)
+            recorded = connection.execute(
+                select(t.captures.c.batch_id).where(t.captures.c.capture_id == capture_id)
+            ).scalar_one()
+        return str(recorded)
+
+    def take_over(self, refused: CaptureRecord, capture: Capture) -> CaptureRecord | None:
+        """``capture`` takes the refused version's batch and same-bytes uploaded images
+        (see :mod:`tasks.ledger_takeover`); its record after, or None if it could not."""
+        with self._transaction() as connection:
+            if not take_over(connection, refused, capture):
+                return None
+        return self.capture(capture.capture_id)
 
     def owned_batch_ids(self, subject_id: str) -> set[str]:
         """Ids of the subject's batches that some capture in the ledger owns."""
@@ -270,8 +312,12 @@ class Ledger:
 
     # --- images --------------------------------------------------------------------------
 
-    def image_creating(self, capture_id: str, source: SourceImage) -> None:
-        """Record an image before its upload (again after a refusal: the retry is in flight)."""
+    def image_creating(self, capture_id: str, source: SourceImage) -> bool:
+        """Record an image before its upload; False when it was already recorded.
+
+        An image the API refused is marked in flight again (its retry); any other recorded
+        image is left as it is: it is at the API, or its upload is in doubt.
+        """
         inserted = self._insert_once(
             t.images,
             {
@@ -289,11 +335,17 @@ class Ledger:
             },
         )
         if not inserted:
-            self._update(
-                t.images,
-                {"capture_id": capture_id, "side": source.side.value},
-                {"state": ImageState.CREATING, "detail": None},
-            )
+            with self._transaction() as connection:
+                connection.execute(
+                    t.images.update()
+                    .where(
+                        t.images.c.capture_id == capture_id,
+                        t.images.c.side == source.side.value,
+                        t.images.c.state == ImageState.REJECTED,
+                    )
+                    .values(state=ImageState.CREATING, detail=None)
+                )
+        return inserted
 
     def image_uploaded(self, capture_id: str, side: Side, image_id: str, at: datetime) -> None:
         self._update(
@@ -340,52 +392,3 @@ class Ledger:
             query = query.where(t.images.c.capture_id.in_(list(capture_ids)))
         with self.engine.connect() as connection:
             return [uploaded_image(row) for row in connection.execute(query).mappings()]
-
-
-# Statements are built once per shape and run with parameters: rebuilding a statement with
-# literal values on every record costs more than the database's own work.
-@functools.cache
-def _insert_statement(table: Table) -> Insert:
-    return table.insert()
-
-
-@functools.cache
-def _update_statement(table: Table, key: tuple[str, ...], columns: tuple[str, ...]) -> Update:
-    return (
-        table.update()
-        .where(*(table.c[name] == bindparam(f"key_{name}") for name in key))
-        .values({name: bindparam(name) for name in columns})
-    )
-
-
-@functools.cache
-def _select_statement(table: Table, key: tuple[str, ...]) -> Select[Any]:
-    return select(table).where(*(table.c[name] == bindparam(f"key_{name}") for name in key))
-
-
-def _key_params(key: Mapping[str, Any]) -> dict[str, Any]:
-    return {f"key_{name}": value for name, value in key.items()}
-
-
-def _engine(url: URL) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        # Let the "begin" hook below open transactions: pysqlite's own deferred BEGIN lets
-        # two writers deadlock on the read-to-write upgrade, where busy_timeout cannot help.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a killed process
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine

@@ -16,6 +16,7 @@ from typing import Any
 from fsspec import AbstractFileSystem
 
 from schemas.captures import QuarantinedFile, QuarantineReason
+from tasks.fs import is_local, protocols
 from tasks.layout import is_hidden_folder
 
 OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oss"})
@@ -49,18 +50,12 @@ class Listing:
 
 def uri_of(fs: AbstractFileSystem, path: str) -> str:
     """The URI a file is known by: a plain path on local disk, else with its protocol."""
-    return path if _is_local(fs) else fs.unstrip_protocol(path)
-
-
-def _is_local(fs: AbstractFileSystem) -> bool:
-    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
-    return "file" in protocols or "local" in protocols
+    return path if is_local(fs) else fs.unstrip_protocol(path)
 
 
 def list_files(fs: AbstractFileSystem, root: str) -> Listing:
     """Every file below ``root``, sorted by path. Raises OSError when ``root`` cannot be listed."""
-    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
-    if protocols & OBJECT_STORES:
+    if not OBJECT_STORES.isdisjoint(protocols(fs)):
         return Listing(tuple(sorted(_list_prefix(fs, root), key=_by_path)), ())
     files: list[ListedFile] = []
     unreadable: list[QuarantinedFile] = []

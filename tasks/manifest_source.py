@@ -16,6 +16,7 @@ from fsspec.core import url_to_fs
 from schemas.captures import QuarantinedFile, QuarantineReason
 from tasks.candidates import Candidate, Sorted
 from tasks.discovery_errors import ManifestError
+from tasks.fs import protocols
 from tasks.layout import SideWords, claims_image, is_system_file
 from tasks.listing import ListedFile, uri_of
 from tasks.manifest import BadRow, ManifestRow, read_manifest
@@ -30,15 +31,23 @@ def sort_by_manifest(
     side_words: SideWords,
 ) -> Sorted:
     """Candidates from the manifest's rows; bad rows and unlisted photos quarantined."""
-    manifest_fs, manifest_path = _filesystem_for(manifest, fs, storage_options)
+    manifest_fs, manifest_path = _manifest_file(manifest, fs, storage_options)
     rows, bad = _read(manifest_fs, manifest_path, manifest, side_words)
     listed = {f.path: f for f in files}
     quarantined = [_bad_row(manifest_fs, manifest_path, row, fs, root) for row in bad]
     candidates: list[Candidate] = []
     # A file behind a bad row is reported once, for its row, not again as unlisted.
-    named = {_resolve(row.path, fs, root, storage_options)[1] for row in bad if row.path}
+    named: set[str] = set()
+    for bad_row in bad:
+        behind = _locate(bad_row, manifest, fs, root, storage_options) if bad_row.path else None
+        if isinstance(behind, tuple):
+            named.add(behind[1])
     for row in rows:
-        row_fs, path = _resolve(row.path, fs, root, storage_options)
+        located = _locate(row, manifest, fs, root, storage_options)
+        if isinstance(located, BadRow):
+            quarantined.append(_bad_row(manifest_fs, manifest_path, located, fs, root))
+            continue
+        row_fs, path = located
         info = listed[path].info if row_fs is fs and path in listed else _info(row_fs, path)
         if info is None or info.get("type") == "directory":
             missing = BadRow(
@@ -77,10 +86,21 @@ def _filesystem_for(
 ) -> tuple[AbstractFileSystem, str]:
     # The source's storage options only fit URLs of the source's own protocol.
     protocol = url.split("://", 1)[0] if "://" in url else "file"
-    protocols = (source_fs.protocol,) if isinstance(source_fs.protocol, str) else source_fs.protocol
-    options = dict(storage_options or {}) if protocol in protocols else {}
+    options = dict(storage_options or {}) if protocol in protocols(source_fs) else {}
     fs, path = url_to_fs(url, **options)
     return fs, path
+
+
+def _manifest_file(
+    manifest: str, source_fs: AbstractFileSystem, storage_options: Mapping[str, Any] | None
+) -> tuple[AbstractFileSystem, str]:
+    try:
+        return _filesystem_for(manifest, source_fs, storage_options)
+    except (ValueError, ImportError) as error:
+        raise ManifestError(
+            f"manifest {manifest} cannot be opened ({type(error).__name__}: {error}). "
+            "Fix: give a local path, or a URL of an installed filesystem (s3:// needs s3fs)"
+        ) from error
 
 
 def _read(
@@ -107,6 +127,30 @@ def _resolve(
     return fs, _below(root, row_path)
 
 
+def _locate(
+    row: ManifestRow | BadRow,
+    manifest: str,
+    fs: AbstractFileSystem,
+    root: str,
+    storage_options: Mapping[str, Any] | None,
+) -> tuple[AbstractFileSystem, str] | BadRow:
+    """The filesystem and path a row names, or why that path cannot be opened at all."""
+    assert row.path is not None
+    try:
+        return _resolve(row.path, fs, root, storage_options)
+    except (ValueError, ImportError, OSError) as error:
+        # An unknown protocol (ValueError), a filesystem whose package is not installed
+        # (ImportError) or a bucket refusing us (OSError) spoils this row, not the run.
+        return BadRow(
+            row.line,
+            row.path,
+            f"{manifest} line {row.line}: {row.path} cannot be opened "
+            f"({type(error).__name__}: {error})",
+            "correct the path: relative to the source folder, absolute, or a URL of an "
+            "installed filesystem (s3:// needs s3fs, gs:// needs gcsfs); or delete the row",
+        )
+
+
 def _below(root: str, relative: str) -> str:
     parts = [part for part in relative.split("/") if part not in ("", ".")]
     return "/".join([root.rstrip("/"), *parts])
@@ -115,7 +159,7 @@ def _below(root: str, relative: str) -> str:
 def _info(fs: AbstractFileSystem, path: str) -> Mapping[str, Any] | None:
     try:
         return dict(fs.info(path))
-    except (FileNotFoundError, OSError):
+    except (OSError, ValueError):  # ValueError: a path the filesystem cannot even parse
         return None
 
 

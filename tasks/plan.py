@@ -5,7 +5,9 @@ ledger it is:
 
 - *new*: never recorded (a new session of a known subject is new);
 - *resume*: recorded, but not every image is known to be at the API (a run stopped part way,
-  a create in doubt, a transient failure, or an image the API refused last time);
+  a create in doubt, a transient failure, or an image the API refused last time); or a new
+  version of a session the API refused, its refused photo replaced: it takes over the refused
+  version's batch and uploaded photos, and only the new photos go up;
 - *done*: every image uploaded: nothing to do;
 - *changed*: the same key was already uploaded with other bytes. Uploading it would put a
   second batch for one session at the API, so its files are quarantined with a fix instead.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from schemas.captures import Capture, Discovery, QuarantinedFile, QuarantineReason, Side
 from tasks.ledger import CaptureRecord, ImageRecord, Ledger
 from tasks.ledger_tables import CaptureState
+from tasks.ledger_takeover import rejected_version
 
 CHANGED_FIX = (
     "this session was already uploaded with other photos: to analyse the new photos, move them "
@@ -57,6 +60,11 @@ def plan(discovery: Discovery, ledger: Ledger) -> Plan:
         same = next((r for r in records if r.capture_id == capture.capture_id), None)
         if same is not None:
             (done if _is_done(same) else resume).append(capture)
+            continue
+        if rejected_version(capture, records) is not None:
+            # The user replaced a photo the API refused: the new version finishes the refused
+            # one's batch (see tasks.ledger_takeover).
+            resume.append(capture)
             continue
         uploaded = _uploaded_images(records)
         if uploaded:

@@ -2,11 +2,12 @@
 
 A selfie batch is one front image, or front + right + left (vendor guide); skin and visia
 batches hold exactly one image. A session is uploaded whole or not at all: when its shape is
-wrong (no front, two images for a side, more than three, a triple missing a side) or one of its
-photos is unusable, every photo of it is quarantined — the broken file with its own reason, the
-usable ones with the session's reason and a detail saying they are fine but held back. Uploading
-part of a triple would make the completed triple look like a changed capture later; holding the
-session lets a fixed folder upload as one new capture on the next run.
+wrong (no front, two images for a side, more than three, a triple missing a side), one of its
+photos is unusable, or one names no side, every photo of it is quarantined — the broken file
+with its own reason, the usable ones with the session's reason and a detail saying they are
+fine but held back. Uploading part of a triple would make the completed triple look like a
+changed capture later; holding the session lets a fixed folder upload as one new capture on
+the next run.
 """
 
 from __future__ import annotations
@@ -68,19 +69,23 @@ def build_session(
     for other in files:
         if not other.is_photo:
             out.own(other)
+    unsided: list[SessionFile] = []
     if kind is ImageKind.SELFIE:
         sided = [p for p in photos if p.side is not None]
-        for unsided in (p for p in photos if p.side is None):
-            out.own(unsided, fallback=_no_side_word(unsided))
+        unsided = [p for p in photos if p.side is None]
+        for photo in unsided:
+            out.own(photo, fallback=_no_side_word(photo))
     else:
         sided = [_as_front(p) for p in photos]
     if not sided:
         return SessionResult(None, out.records())
     shape = _shape_problem(f"{subject_key}/{session_key}", sided, kind)
     broken = [p for p in sided if isinstance(p.outcome, Problem)]
-    if shape is None and not broken:
+    if shape is None and not broken and not unsided:
         return SessionResult(_capture(subject_key, session_key, sided, kind), out.records())
-    held = shape or _held_for(broken[0])
+    # A photo without a side word may be this session's right or left: uploading the rest now
+    # would make the completed session look changed once the user renames it.
+    held = shape or (_held_for(broken[0]) if broken else _held_for_unsided(unsided[0]))
     for photo in sided:
         out.own(photo, fallback=_held_back(photo, held))
     return SessionResult(None, out.records())
@@ -129,7 +134,7 @@ def _side_problem(key: str, sided: Sequence[SessionFile]) -> Problem | None:
     if len(counts) == 2:
         missing = next(s for s in (Side.RIGHT, Side.LEFT) if s not in counts)
         return Problem(
-            QuarantineReason.TOO_MANY_IMAGES,
+            QuarantineReason.INCOMPLETE_TRIPLE,
             f"session {key} has a front and a {_other(missing)} image but no {missing}: "
             f"{SELFIE_SHAPE}",
             f"add the {missing} photo to complete the triple, or move the {_other(missing)} "
@@ -148,6 +153,15 @@ def _held_for(broken: SessionFile) -> Problem:
         broken.outcome.reason,
         f"{broken.name} in the same session cannot be used",
         f"fix {broken.name} ({broken.outcome.fix}); the session is uploaded whole next run",
+    )
+
+
+def _held_for_unsided(unsided: SessionFile) -> Problem:
+    return Problem(
+        QuarantineReason.OUTSIDE_LAYOUT,
+        f"{unsided.name} in the same session names no side",
+        f"rename {unsided.name} with its side (front, right or left), or move it out of the "
+        "session; the session is uploaded whole next run",
     )
 
 

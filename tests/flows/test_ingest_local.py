@@ -53,7 +53,9 @@ class SampleRun:
 
 
 @pytest.fixture(scope="module")
-def sample_run(prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleRun]:
+def sample_run(
+    prefect_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SampleRun]:
     root = tmp_path_factory.mktemp("local")
     source = copy_sample(root / "sample")
     with haut_environment(), running_emulator() as emulator:
@@ -91,7 +93,8 @@ def test_every_bad_input_kind_is_in_the_summary_with_its_fix(sample_run: SampleR
     assert Counter(q.reason.value for q in quarantined) == SAMPLE_QUARANTINE
     for q in quarantined:
         assert Path(q.uri).is_absolute()
-        assert q.detail and q.fix, q
+        assert q.detail, q
+        assert q.fix, q
     markdown = sample_run.summary.markdown()
     for reason in SAMPLE_QUARANTINE:
         assert f"| {reason} |" in markdown
@@ -127,7 +130,8 @@ def test_the_lake_holds_every_photo_once_with_all_its_results(
     assert counts["batches"] == SAMPLE_CAPTURES
     assert counts["runs"] == 1
     assert counts["aux_images"] == sample_run.stats["aux_images"]
-    assert counts["masks"] > 0 and counts["aux_metrics"] > 0
+    assert counts["masks"] > 0
+    assert counts["aux_metrics"] > 0
     by_side = dict(lake.execute("SELECT side, count(*) FROM images GROUP BY ALL").fetchall())
     assert by_side == {"front": 26, "right": 13, "left": 13}
 
@@ -144,7 +148,8 @@ def test_lake_columns_read_back_with_their_types(lake: duckdb.DuckDBPyConnection
     assert column_types(lake, "results")["is_ok"] == "BOOLEAN"
     assert column_types(lake, "runs")["run_date"] == "DATE"
     kinds = {kind for (kind,) in lake.execute("SELECT DISTINCT kind FROM metrics").fetchall()}
-    assert "main" in kinds and kinds <= {"main", "sub", "debug"}
+    assert "main" in kinds
+    assert kinds <= {"main", "sub", "debug"}
     assert scalar(lake, "SELECT count(*) FROM metrics WHERE value IS NOT NULL") > 0
 
 
@@ -189,13 +194,15 @@ def test_history_prints_the_skin_diary(sample_run: SampleRun) -> None:
     diary = runner.invoke(app, ["history", "alice", "--lake", sample_run.options.lake])
     assert diary.exit_code == 0, diary.output
     assert "Skin diary of alice (8 sessions)" in diary.output
-    assert "2026-01-05" in diary.output and "2026-02-23" in diary.output
+    assert "2026-01-05" in diary.output
+    assert "2026-02-23" in diary.output
     assert "redness" in diary.output
     since = runner.invoke(
         app, ["history", "alice", "--lake", sample_run.options.lake, "--since", "2026-02-01"]
     )
     assert since.exit_code == 0, since.output
-    assert "(4 sessions)" in since.output and "2026-01-05" not in since.output
+    assert "(4 sessions)" in since.output
+    assert "2026-01-05" not in since.output
     nobody = runner.invoke(app, ["history", "zoe", "--lake", sample_run.options.lake])
     assert "No captures of 'zoe'" in nobody.output
 

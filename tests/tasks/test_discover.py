@@ -116,8 +116,8 @@ def test_the_default_limit_is_thirty_mebibytes(tmp_path: Path) -> None:
         (("front.jpg", "IMG_1_front.jpg"), R.DUPLICATE_SIDE),
         (("front.jpg", "f.jpg", "right.jpg", "left.jpg"), R.TOO_MANY_IMAGES),
         (("front.jpg", "right.jpg", "left.jpg", "IMG_9_r.jpg"), R.TOO_MANY_IMAGES),
-        (("front.jpg", "right.jpg"), R.TOO_MANY_IMAGES),
-        (("front.jpg", "left.jpg"), R.TOO_MANY_IMAGES),
+        (("front.jpg", "right.jpg"), R.INCOMPLETE_TRIPLE),
+        (("front.jpg", "left.jpg"), R.INCOMPLETE_TRIPLE),
     ],
 )
 def test_a_wrongly_shaped_session_is_held_back_whole(
@@ -161,12 +161,23 @@ def test_photos_outside_the_layout_are_quarantined(
     assert [c.key for c in found.captures] == ["bob/s"]
 
 
-def test_a_photo_naming_no_side_is_quarantined_and_the_front_still_goes(tmp_path: Path) -> None:
-    found = run(tmp_path, {"a/s/front.jpg": photo(1), "a/s/IMG_1234.jpg": photo(2)})
-    assert [c.key for c in found.captures] == ["a/s"]
-    (unnamed,) = found.quarantined
-    assert unnamed.reason is R.OUTSIDE_LAYOUT
-    assert "names no side" in unnamed.detail
+def test_a_photo_naming_no_side_holds_its_whole_session_back(tmp_path: Path) -> None:
+    found = run(
+        tmp_path,
+        {"a/s/front.jpg": photo(1), "a/s/IMG_1234.jpg": photo(2), "b/s/front.jpg": photo(3)},
+    )
+    # The unnamed photo may be the session's right or left: the front alone must not go up.
+    assert [c.key for c in found.captures] == ["b/s"]
+    by_name = {q.uri.rsplit("/", 1)[-1]: q for q in found.quarantined}
+    assert {name: q.reason for name, q in by_name.items()} == {
+        "IMG_1234.jpg": R.OUTSIDE_LAYOUT,
+        "front.jpg": R.OUTSIDE_LAYOUT,
+    }
+    assert "names no side" in by_name["IMG_1234.jpg"].detail
+    held = by_name["front.jpg"]
+    assert "held back" in held.detail
+    assert "IMG_1234.jpg" in held.detail
+    assert "rename" in held.fix
 
 
 def test_clutter_is_counted_but_not_quarantined_and_notes_in_a_session_are(tmp_path: Path) -> None:

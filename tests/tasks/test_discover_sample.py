@@ -66,7 +66,8 @@ def test_sample_discovery_counts(found: Discovery) -> None:
         R.TOO_LARGE: 1,
         R.NO_FRONT_IMAGE: 2,
         R.DUPLICATE_SIDE: 2,
-        R.TOO_MANY_IMAGES: 6,
+        R.TOO_MANY_IMAGES: 4,
+        R.INCOMPLETE_TRIPLE: 2,
         R.OUTSIDE_LAYOUT: 1,
     }
     clutter = 3  # .gitignore, .hautflow-sample, alice/.DS_Store

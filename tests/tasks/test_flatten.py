@@ -11,6 +11,7 @@ import pytest
 from schemas.api_results import ResultRow
 from schemas.captures import Side
 from tasks.flatten import flatten_image, safe_json, split_value
+from tasks.lake_rows import LakeRows
 from tests.tasks.lake_support import (
     AUX_TOKEN,
     FIXTURES,
@@ -232,7 +233,7 @@ def test_sub_metrics_null_dict_and_list_and_legacy_scalars() -> None:
     metrics = flatten_image(uploaded_image(), parsed, [], run_id="r", status="complete")
     got = {
         (m["algorithm"], m["tech_name"]): (m["value"], m["value_text"])
-        for m in metrics.rows["metrics"]
+        for m in metrics.tables()["metrics"].to_pylist()
     }
     assert got == {
         ("null", "x_score"): (5.0, None),
@@ -278,3 +279,24 @@ def test_safe_json_strips_url_tokens_and_secret_fields() -> None:
     assert "hunter22" not in text
     assert json.loads(text)["urls"]["original"] == "https://cdn.example/a.jpg?size=2"
     assert json.loads(text)["author_id"] == 1103
+
+
+def test_a_write_holds_one_subject_and_batch_row_however_many_images_bring_them() -> None:
+    rows = LakeRows()
+    for session in ("2026-01-05", "2026-01-12"):
+        for side in Side:
+            image = uploaded_image(session_key=session, side=side)
+            rows.extend(flatten_image(image, [], [], run_id="r", status="pending"))
+    tables = rows.tables()
+    assert tables["subjects"].num_rows == 1
+    assert tables["batches"].num_rows == 2
+    assert tables["images"].num_rows == 6
+    assert rows.counts()["subjects"] == 1
+    assert len(rows) == sum(table.num_rows for table in tables.values())
+
+
+def test_a_row_added_again_under_its_id_replaces_the_earlier_one() -> None:
+    image = uploaded_image()
+    rows = flatten_image(image, [], [], run_id="r", status="pending")
+    rows.extend(flatten_image(image, [], [], run_id="r", status="complete"))
+    assert rows.tables()["images"].column("status").to_pylist() == ["complete"]

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from schemas.captures import Side
-from tasks.ledger import Ledger
+from tasks.ledger import Ledger, LedgerBusyError
 from tasks.ledger_tables import SCHEMA_VERSION, CaptureState, CreateState, ImageState
 from tasks.upload import mark_pending, mark_written, pending_images
 from tests.tasks.upload_support import any_ledger, fake_capture, postgres
@@ -145,3 +145,55 @@ def test_repr_hides_the_database_password() -> None:
     ledger = Ledger.__new__(Ledger)  # no database behind it: only the repr is looked at
     ledger.url = make_url("postgresql+psycopg://hautflow:s3cret-pw@db.internal/ledger")
     assert "s3cret-pw" not in repr(ledger)
+
+
+def test_a_second_run_is_refused_while_the_first_holds_the_ledger(any_ledger: Ledger) -> None:
+    other_process = Ledger(any_ledger.url)  # its own engine and connections, like a 2nd process
+    try:
+        with any_ledger.run_lock("run-1"):
+            with (
+                pytest.raises(LedgerBusyError, match="another ingest run is in progress") as busy,
+                other_process.run_lock("run-2"),
+            ):
+                pytest.fail("two runs held one ledger")
+            assert "run run-1" in str(busy.value)  # who holds it
+            assert "Wait for it to finish, or stop it" in str(busy.value)
+        with (
+            other_process.run_lock("run-2"),  # released with the first run
+            pytest.raises(LedgerBusyError, match="run run-2"),
+            any_ledger.run_lock("run-3"),
+        ):
+            pytest.fail("two runs held one ledger")
+    finally:
+        other_process.close()
+
+
+def test_the_run_lock_is_per_ledger(tmp_path: Path) -> None:
+    first = Ledger.sqlite(tmp_path / "a" / "ledger.sqlite")
+    second = Ledger.sqlite(tmp_path / "b" / "ledger.sqlite")
+    with first.run_lock("run-1"), second.run_lock("run-2"):
+        assert (tmp_path / "a" / "ledger.sqlite.lock").read_text().startswith("run run-1, pid ")
+
+
+def test_a_capture_recorded_twice_keeps_its_first_batch(any_ledger: Ledger) -> None:
+    ledger = any_ledger
+    record_uploaded_capture(ledger, "alice", "s1", "batch-1")
+    capture = fake_capture("alice", "s1")
+    recorded = {"dataset_name": "ds", "dataset_id": "dataset-1", "subject_id": "subject-alice"}
+    assert not ledger.batch_creating(capture, **recorded)  # already there: the caller reconciles
+    assert ledger.batch_created(capture.capture_id, "batch-2") == "batch-1"
+    second = fake_capture("bob", "s1")
+    ledger.subject_creating("ds", "bob")
+    assert ledger.batch_creating(second, **{**recorded, "subject_id": "subject-bob"})
+    assert ledger.batch_created(second.capture_id, "batch-3") == "batch-3"
+
+
+def test_recording_an_image_again_never_undoes_its_upload(any_ledger: Ledger) -> None:
+    ledger = any_ledger
+    ids = record_uploaded_capture(ledger, "alice", "s1", "batch-1")
+    capture = fake_capture("alice", "s1")
+    assert not ledger.image_creating(capture.capture_id, capture.images[0])
+    recorded = ledger.capture(capture.capture_id)
+    assert recorded is not None
+    front = recorded.images[Side.FRONT]
+    assert (front.state, front.image_id) == (ImageState.UPLOADED, ids[0])

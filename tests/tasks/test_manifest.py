@@ -110,3 +110,32 @@ def test_a_manifest_without_a_required_column_or_file_raises(tmp_path: Path) -> 
         read_manifest(io.StringIO("path,subject\na.jpg,a\n"), "m.csv")
     with pytest.raises(ManifestError, match="cannot be read"):
         discover(str(tmp_path), manifest=str(tmp_path / "absent.csv"))
+
+
+def test_a_row_whose_path_cannot_be_opened_is_quarantined_and_the_rest_goes_on(
+    tmp_path: Path,
+) -> None:
+    src = write_local(tmp_path / "src", {"x/a.jpg": photo(1)})
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "path,subject,session,side\n"
+        "foo://x/y.jpg,bob,s,front\n"  # a protocol fsspec does not know
+        "oci://bucket/z.jpg,carol,s,front\n"  # a filesystem whose package is not installed
+        "x/a.jpg,alice,s,front\n"
+    )
+    found = discover(str(src), manifest=str(manifest))
+    assert [c.key for c in found.captures] == ["alice/s"]
+    bad = {q.uri: q for q in found.quarantined}
+    assert set(bad) == {"foo://x/y.jpg", "oci://bucket/z.jpg"}
+    assert all(q.reason is R.BAD_MANIFEST_ROW for q in bad.values())
+    assert bad["foo://x/y.jpg"].detail.startswith(f"{manifest} line 2: foo://x/y.jpg")
+    assert "Protocol not known" in bad["foo://x/y.jpg"].detail
+    assert bad["oci://bucket/z.jpg"].detail.startswith(f"{manifest} line 3: ")
+    assert "ocifs" in bad["oci://bucket/z.jpg"].detail
+    assert "correct the path" in bad["oci://bucket/z.jpg"].fix
+
+
+def test_a_manifest_at_an_unknown_protocol_is_a_clear_error(tmp_path: Path) -> None:
+    src = write_local(tmp_path / "src", {"x/a.jpg": photo(1)})
+    with pytest.raises(ManifestError, match=r"foo://m\.csv cannot be opened"):
+        discover(str(src), manifest="foo://m.csv")

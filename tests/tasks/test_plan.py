@@ -135,3 +135,31 @@ def test_new_content_replaces_a_version_that_never_reached_the_api(ledger: Ledge
     result = plan(discovered(replaced), ledger)
     assert result.new == (replaced,)
     assert result.changed == ()
+
+
+def refuse_right(ledger: Ledger, capture: Capture) -> None:
+    """The front went up, then the API refused the right photo."""
+    record(ledger, capture, uploaded=1)
+    ledger.image_creating(capture.capture_id, capture.images[1])
+    ledger.image_rejected(capture.capture_id, Side.RIGHT, "invalid_image")
+    ledger.capture_finished(capture.capture_id, CaptureState.REJECTED, "invalid_image")
+
+
+def test_replacing_the_refused_photo_resumes_the_session_in_its_batch(ledger: Ledger) -> None:
+    refused = fake_capture("alice", "s1", version="a")
+    refuse_right(ledger, refused)
+    new_right = fake_capture("alice", "s1", version="b").images[1]
+    fixed = Capture("alice", "s1", (refused.images[0], new_right, refused.images[2]))
+    result = plan(discovered(fixed), ledger)
+    assert (result.resume, result.new, result.changed) == ((fixed,), (), ())
+
+
+def test_a_refused_session_whose_uploaded_photo_changed_too_is_still_changed(
+    ledger: Ledger,
+) -> None:
+    refused = fake_capture("alice", "s1", version="a")
+    refuse_right(ledger, refused)
+    everything_new = fake_capture("alice", "s1", version="b")  # the uploaded front differs
+    result = plan(discovered(everything_new), ledger)
+    assert result.resume == ()
+    assert everything_new.images[0].uri in {q.uri for q in result.changed}

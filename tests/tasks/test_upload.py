@@ -7,6 +7,7 @@ between a create and its record, answers lost after the server acted, and refuse
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,13 +20,14 @@ from haut.errors import CreateInDoubtError, TransientError
 from haut.paths import SubjectRef
 from schemas.api import Batch, Image, Subject
 from schemas.captures import Capture, Discovery, ImageKind, QuarantineReason, Side
-from tasks.ledger import Ledger
+from tasks.ledger import CaptureRecord, Ledger, LedgerBusyError
 from tasks.plan import Plan, plan
 from tasks.upload import (
     DatasetConflictError,
     DatasetContext,
     UploadOutcome,
     ensure_dataset,
+    mark_written,
     upload_captures,
 )
 from tests.tasks.upload_support import (
@@ -397,3 +399,94 @@ async def test_a_ledger_naming_a_dataset_the_service_lacks_is_refused(
             await ensure_dataset(
                 haut, ledger, name=DATASET, image_kind=ImageKind.SELFIE, enabled_algorithms=None
             )
+
+
+async def test_two_overlapping_runs_on_one_ledger_upload_each_image_once(
+    emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    """A cron run starting while the previous one still uploads: two processes, one ledger."""
+    captures = sessions(tmp_path / "photos")
+    path = tmp_path / "state" / "ledger.sqlite"
+
+    async def run(owner: str) -> UploadOutcome:
+        ledger = Ledger.sqlite(path)  # each "process" opens the ledger itself
+        try:
+            with ledger.run_lock(owner):
+                async with make_client(emulator.url) as haut:
+                    return (await ingest(haut, ledger, captures))[1]
+        finally:
+            ledger.close()
+
+    first, second = await asyncio.gather(run("run-1"), run("run-2"), return_exceptions=True)
+    assert isinstance(second, LedgerBusyError)
+    assert isinstance(first, UploadOutcome)
+    assert first.failed == []
+    assert_each_image_once(emulator, captures)
+    after = await run("run-2")  # once the first run is over, the next one has nothing to do
+    assert after.uploaded == []
+    assert_each_image_once(emulator, captures)
+
+
+class StaleLedger(Ledger):
+    """A second process's view: it read each capture before the first process recorded it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(Ledger.sqlite(path).url)
+        self.stale: set[str] = set()
+
+    def capture(self, capture_id: str) -> CaptureRecord | None:
+        if capture_id not in self.stale:
+            self.stale.add(capture_id)
+            return None
+        return super().capture(capture_id)
+
+
+async def test_a_capture_recorded_by_another_process_is_reconciled_not_uploaded_again(
+    client: Any, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "state" / "ledger.sqlite"
+    captures = sessions(tmp_path / "photos")
+    first = Ledger.sqlite(path)
+    await ingest(client, first, captures)
+    before = stats(emulator)
+
+    late = StaleLedger(path)
+    dataset = await ensure_dataset(
+        client, late, name=DATASET, image_kind=ImageKind.SELFIE, enabled_algorithms=None
+    )
+    outcome = await upload_captures(client, late, dataset, captures, concurrency=2)
+    assert (outcome.failed, outcome.quarantined) == ([], [])
+    assert late.stale == {capture.capture_id for capture in captures}
+    assert stats(emulator) == before  # no second batch, no image sent twice
+    assert_each_image_once(emulator, captures)
+
+
+async def test_replacing_a_refused_photo_finishes_the_session_in_its_batch(
+    client: Any, emulator: EmulatorServer, ledger: Ledger, tmp_path: Path
+) -> None:
+    broken = write_capture(
+        tmp_path, "alice", "2026-01-05", seed=1, data={Side.RIGHT: b"not a photo at all" * 50}
+    )
+    _, refused = await ingest(client, ledger, [broken])
+    [quarantined] = refused.quarantined
+    assert "only the new one is sent" in quarantined.fix
+    mark_written(ledger, [image.image_id for image in refused.uploaded])  # the front's results
+
+    fixed = write_capture(tmp_path, "alice", "2026-01-05", seed=1)  # the user did what it said
+    assert fixed.capture_id != broken.capture_id
+    planned, outcome = await ingest(client, ledger, [fixed])
+    assert (planned.resume, planned.changed) == ((fixed,), ())
+    assert (outcome.failed, outcome.quarantined) == ([], [])
+    assert_each_image_once(emulator, [fixed])  # one batch; the front was not sent again
+    recorded = ledger.capture(fixed.capture_id)
+    before = ledger.capture(broken.capture_id)
+    assert recorded is not None
+    assert before is not None
+    assert recorded.batch_id == refused.uploaded[0].batch_id
+    assert before.batch_id is None
+    # Every image, the front included, now belongs to the fixed capture (and goes to the lake
+    # under it).
+    assert {(i.capture_id, i.side) for i in outcome.uploaded} == {
+        (fixed.capture_id, side) for side in Side
+    }
+    assert plan(Discovery("/photos", (fixed,), (), 0), ledger).done == (fixed,)
