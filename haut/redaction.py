@@ -76,6 +76,18 @@ def redact(text: str) -> str:
     return _KEY_VALUE.sub(lambda m: m.group(1) + MASK, text)
 
 
+# Every pattern above needs one of these words: text without them (or a registered secret)
+# comes through redact() unchanged, so bulk callers can skip it cheaply.
+_HINT = re.compile(_SECRET_NAME.pattern + r"|eyj|bearer|csrf|b64data", re.IGNORECASE)
+
+
+def may_hold_secret(text: str) -> bool:
+    """A cheap test: False means ``redact(text)`` returns ``text`` unchanged."""
+    if _HINT.search(text):
+        return True
+    return any(secret in text for secret in _known_secrets())
+
+
 def is_secret_name(name: str) -> bool:
     """Whether a query parameter or field of this name carries a secret."""
     return bool(_SECRET_NAME.search(name))

@@ -10,7 +10,6 @@ and always become a list of :class:`Metric`.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
@@ -204,7 +203,9 @@ class ResultRow(ApiModel):
     @classmethod
     def _keep_raw(cls, data: Any) -> Any:
         if isinstance(data, Mapping) and "raw" not in data:
-            return {**data, "raw": copy.deepcopy(dict(data))}
+            # The decoded JSON itself, not a copy: nothing mutates it, and a copy of every
+            # row's masks would double the memory a chunk of results takes.
+            return {**data, "raw": dict(data)}
         return data
 
     def face_value(self) -> MetricValue | list[Any] | dict[str, Any]:

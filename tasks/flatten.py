@@ -14,13 +14,14 @@ parameters and masks anything else that looks like a secret.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from haut.redaction import MASK, is_secret_name, redact, strip_url_secrets
+from haut.redaction import MASK, is_secret_name, may_hold_secret, redact, strip_url_secrets
 from schemas.api_results import (
     AlgorithmResult,
     AuxImage,
@@ -44,10 +45,17 @@ def _strip_urls(text: str) -> str:
     return _URL.sub(lambda m: strip_url_secrets(m.group(0)), text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    return is_secret_name(key) and not key.endswith("_id")
+
+
 def _scrub(value: Any, key: str = "") -> Any:
     if isinstance(value, str):
-        if key and is_secret_name(key) and not key.endswith("_id"):
+        if key and _is_secret_key(key):
             return MASK
+        if "://" not in value and not may_hold_secret(value):
+            return value  # the common case: a metric name, an area, a category
         return redact(_strip_urls(value))
     if isinstance(value, Mapping):
         return {str(k): _scrub(v, str(k)) for k, v in value.items()}

@@ -44,17 +44,24 @@ class BufferedLakeWriter:
 
     async def add(self, results: Sequence[ImageResults]) -> None:
         """Flatten these images' results; write when the buffer is full."""
+        # Flattening a chunk takes long enough to stall uploads and reads: off the event loop.
+        rows = await asyncio.to_thread(self._flatten, results)
+        async with self._lock:
+            self._rows.extend(rows)
+            self._image_ids.extend(r.image.image_id for r in results if r.complete)
+        if len(self._rows) >= self._flush_rows:
+            await self.flush()
+
+    def _flatten(self, results: Sequence[ImageResults]) -> LakeRows:
+        rows = LakeRows()
         for result in results:
             status = "complete" if result.complete else "pending"
-            self._rows.extend(
+            rows.extend(
                 flatten_image(
                     result.image, result.rows, result.aux, run_id=self._run_id, status=status
                 )
             )
-            if result.complete:
-                self._image_ids.append(result.image.image_id)
-        if len(self._rows) >= self._flush_rows:
-            await self.flush()
+        return rows
 
     async def flush(self) -> None:
         """Write what is buffered, then mark its complete images written in the ledger."""

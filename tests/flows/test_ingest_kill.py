@@ -85,7 +85,7 @@ def subprocess_env(prefect_server: str, tmp_path: Path) -> dict[str, str]:
         PREFECT_API_URL=prefect_server,  # no temporary server: it would outlive a SIGKILL
         PREFECT_HOME=str(tmp_path / "prefect-home"),
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
-        PREFECT_LOGGING_LEVEL="WARNING",
+        PREFECT_LOGGING_LEVEL="INFO",
         HAUT_REQUESTS_PER_SECOND="1000",
         COLUMNS="200",
     )
