@@ -17,7 +17,7 @@ BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test setup check lint typecheck pytest bench clean
+.PHONY: run test setup check lint typecheck pytest bench bench-memory clean
 
 run: setup
 	$(BIN)/python data/make_sample.py data/sample
@@ -46,6 +46,13 @@ typecheck: setup
 
 pytest: setup
 	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -q
+
+# Benchmarks: never part of the test run (see BENCHMARKS.md for the figures).
+bench: setup
+	$(BIN)/python -m bench.ingest_bench --captures 200 --write BENCHMARKS.md
+
+bench-memory: setup
+	$(BIN)/python -m bench.ingest_bench --no-throughput --memory 200 1000 --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
