@@ -3,6 +3,8 @@ bucket, read back through DuckDB; the same counts as the local run, and a rerun 
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 import s3fs
 from moto.server import ThreadedMotoServer
+from prefect.client.orchestration import get_client
 
 from flows.options import IngestOptions
 from tasks.query import connect
@@ -50,7 +53,6 @@ def storage_options(haut_env: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "key": "moto-key",
             "secret": SECRET,
             "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
-            "skip_instance_cache": True,
         }
         s3fs.S3FileSystem(**options).mkdir(BUCKET)
         yield options
@@ -63,6 +65,16 @@ def bucket_sample(tmp_path: Path, storage_options: dict[str, Any]) -> str:
     local = copy_sample(tmp_path / "sample")
     s3fs.S3FileSystem(**storage_options).put(f"{local}/", f"{BUCKET}/sample/", recursive=True)
     return f"s3://{BUCKET}/sample"
+
+
+def prefect_flow_run_parameters() -> str:
+    """Every flow run's parameters as Prefect stored them (its database, its UI), as JSON."""
+
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return list(await client.read_flow_runs())
+
+    return json.dumps([run.parameters for run in asyncio.run(read())], default=str)
 
 
 def test_a_bucket_ingests_like_a_local_folder(
@@ -103,6 +115,9 @@ def test_a_bucket_ingests_like_a_local_folder(
     assert "storage_options" not in options_json
     con.close()
     assert not Path(options.lake).exists(), "an s3:// lake must not land on local disk"
+    recorded = prefect_flow_run_parameters()
+    assert bucket_sample in recorded  # the run's parameters are there...
+    assert SECRET not in recorded, "Prefect recorded the bucket's secret"  # ...but not the secret
 
     again = run_flow(options)
     assert (again.record.images_uploaded, again.record.captures_skipped) == (0, SAMPLE_CAPTURES)
