@@ -48,7 +48,11 @@ from tasks.upload import (
 )
 from tasks.waiting import ImageResults, ResultWaiter, make_waiter
 
-CHUNKS_IN_FLIGHT = 3
+UPLOADING_CHUNKS = 2
+"""Chunks uploading at once (each uploads ``concurrency`` captures at a time)."""
+WAITING_CHUNKS = 6
+"""Chunks awaiting results at once: waiting costs only reads, so more of them overlap the
+upload of the next chunks; each holds its results in memory until written."""
 
 T = TypeVar("T")
 
@@ -139,13 +143,18 @@ class _Run:
         self.newly_uploaded = 0
         self.complete = 0
         self.pending: list[str] = []
-        self._slots = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+        self._uploading = asyncio.Semaphore(UPLOADING_CHUNKS)
+        self._waiting = asyncio.Semaphore(WAITING_CHUNKS)
 
     async def captures(self, chunk: Sequence[Capture]) -> None:
-        async with self._slots:
-            outcome = await upload_chunk(
-                self.client, self.ledger, self.dataset, quote(chunk), self.options
-            )
+        # The waiting slot is taken before the upload slot is given back, so no more chunks
+        # are uploaded than can be awaited: memory stays bounded however long results take.
+        await self._waiting.acquire()
+        try:
+            async with self._uploading:
+                outcome = await upload_chunk(
+                    self.client, self.ledger, self.dataset, quote(chunk), self.options
+                )
             self.uploads.uploaded.extend(outcome.uploaded)
             self.uploads.quarantined.extend(outcome.quarantined)
             self.uploads.failed.extend(outcome.failed)
@@ -154,9 +163,11 @@ class _Run:
             fresh = [i for i in outcome.uploaded if i.image_id not in self._carried_ids]
             self.newly_uploaded += len(fresh)
             await self._results(fresh)
+        finally:
+            self._waiting.release()
 
     async def images(self, images: Sequence[UploadedImage]) -> None:
-        async with self._slots:
+        async with self._waiting:
             await self._results(images)
 
     async def _results(self, images: Sequence[UploadedImage]) -> None:

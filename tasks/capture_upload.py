@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -103,11 +104,29 @@ async def create_once(
     raise doubt
 
 
-def read_source(uri: str, storage_options: Mapping[str, Any] | None) -> bytes:
-    """The bytes of a source image, local or in a bucket."""
-    with fsspec.open(uri, "rb", **dict(storage_options or {})) as handle:
-        data: bytes = handle.read()
-    return data
+class SourceReader:
+    """Reads source images, local or in a bucket, through one filesystem per protocol.
+
+    Opening every photo by URL would build a bucket client (and its connection pool) per photo
+    when the backend does not cache instances.
+    """
+
+    def __init__(self, storage_options: Mapping[str, Any] | None) -> None:
+        self._storage_options = dict(storage_options or {})
+        self._filesystems: dict[str, fsspec.AbstractFileSystem] = {}
+        self._lock = threading.Lock()
+
+    def read(self, uri: str) -> bytes:
+        """The bytes of the image at ``uri``."""
+        protocol = fsspec.core.split_protocol(uri)[0] or "file"
+        with self._lock:
+            fs = self._filesystems.get(protocol)
+            if fs is None:
+                fs, _ = fsspec.core.url_to_fs(uri, **self._storage_options)
+                self._filesystems[protocol] = fs
+        with fs.open(uri, "rb") as handle:
+            data: bytes = handle.read()
+        return data
 
 
 class CaptureUploader:
@@ -124,7 +143,7 @@ class CaptureUploader:
         self._client = client
         self._ledger = ledger
         self._dataset = dataset
-        self._storage_options = storage_options
+        self._sources = SourceReader(storage_options)
         # Per subject key: one subject create at a time, and no two captures of one subject
         # adopting the same batch.
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -265,7 +284,7 @@ class CaptureUploader:
             in_doubt = True
 
         async def upload() -> Image:
-            data = await asyncio.to_thread(read_source, source.uri, self._storage_options)
+            data = await asyncio.to_thread(self._sources.read, source.uri)
             if hashlib.sha256(data).hexdigest() != source.sha256:
                 raise SourceChangedError(
                     f"{source.uri} changed since it was discovered: run again to pick it up"

@@ -50,9 +50,11 @@ class CheckedImage:
 
 
 def check_size(name: str, size: int | None, max_bytes: int) -> Problem | None:
-    """Empty and oversized files are known from the listing, before reading a byte."""
-    if size == 0:
-        return _empty(name)
+    """Oversized files are known from the listing, before reading a byte.
+
+    A listed size of 0 is not trusted: a dangling link lists as 0 bytes too. The read tells an
+    empty file (0 bytes read) from one that cannot be opened.
+    """
     if size is not None and size > max_bytes:
         return _too_large(name, size, max_bytes, whole=False)
     return None

@@ -114,11 +114,6 @@ def test_every_bad_input_kind_is_covered_end_to_end() -> None:
     assert covered == {reason.value for reason in QuarantineReason}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a dangling symlink is reported as an empty file: tasks/image_file.check_size trusts "
-    "the listing's size 0 (fsspec lists a broken link with size 0) instead of reading the file",
-)
 def test_a_dangling_link_is_unreadable_not_empty(tmp_path: Path, emulator: Emulator) -> None:
     """A photo folder with links to a drive that is not mounted: the fix is to mount it, not to
     copy the photo again."""
