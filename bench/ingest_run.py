@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 from prefect import flow
 
 import flows.ingest
-import tasks.lake
-import tasks.lake_writer
+import tasks.lake.store
+import tasks.lake.writer
 from flows.options import IngestOptions
 from haut.client import HautClient
 from tasks.waiting import ResultWaiter
@@ -81,8 +81,8 @@ def _instrument() -> None:
     flows.ingest.discover = _timed("discover", flows.ingest.discover)
     flows.ingest.plan = _timed("plan", flows.ingest.plan)
     flows.ingest.upload_captures = _timed_async("upload", flows.ingest.upload_captures)
-    tasks.lake_writer.flatten_image = _timed("flatten", tasks.lake_writer.flatten_image)
-    tasks.lake.Lake.write = _timed("write parquet", tasks.lake.Lake.write)  # type: ignore[method-assign]
+    tasks.lake.writer.flatten_image = _timed("flatten", tasks.lake.writer.flatten_image)
+    tasks.lake.store.Lake.write = _timed("write parquet", tasks.lake.store.Lake.write)  # type: ignore[method-assign]
     flows.ingest.create_views = _timed("views", flows.ingest.create_views)
 
 

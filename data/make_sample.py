@@ -24,7 +24,7 @@ from typing import Any
 from PIL import Image
 
 from haut.emulator.faces import render_face, render_no_face
-from tasks.capture_time import DATE_TIME_ORIGINAL, EXIF_IFD, OFFSET_TIME_ORIGINAL
+from tasks.discovery.capture_time import DATE_TIME_ORIGINAL, EXIF_IFD, OFFSET_TIME_ORIGINAL
 
 MARKER = ".hautflow-sample"
 FIRST_WEEK = datetime(2026, 1, 5, 9, 30)

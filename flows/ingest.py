@@ -29,21 +29,19 @@ from haut.redaction import redact
 from hautflow.service import connect
 from schemas.captures import Capture, Discovery, ImageKind, QuarantinedFile, UploadedImage
 from tasks import progress
-from tasks.discover import discover
-from tasks.lake import Lake
-from tasks.lake_rows import RunRecord, quarantine_rows, run_rows
-from tasks.lake_writer import BufferedLakeWriter
+from tasks.discovery import discover
+from tasks.lake import BufferedLakeWriter, Lake, RunRecord, create_views, quarantine_rows, run_rows
 from tasks.ledger import Ledger
-from tasks.plan import Plan, plan
 from tasks.progress import Stage
-from tasks.query import create_views
-from tasks.upload import (
+from tasks.uploading import (
     DatasetContext,
+    Plan,
     UploadOutcome,
     ensure_dataset,
     mark_pending,
     mark_written,
     pending_images,
+    plan,
     upload_captures,
 )
 from tasks.waiting import ImageResults, ResultWaiter, make_waiter

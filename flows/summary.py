@@ -11,8 +11,8 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from flows.options import IngestOptions
 from haut.redaction import redact
 from schemas.captures import Capture, QuarantinedFile
-from tasks.lake_rows import RunRecord
-from tasks.plan import Plan
+from tasks.lake import RunRecord
+from tasks.uploading import Plan
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def history(
     lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
 ) -> None:
     """Print SUBJECT's skin diary: one row per session with its main face metrics."""
-    from tasks.query import connect, format_history, subject_history
+    from tasks.lake import connect, format_history, subject_history
 
     con = connect(lake)
     try:
@@ -221,7 +221,7 @@ def views(
     / "lake.duckdb",
 ) -> None:
     """Write a DuckDB file with a view per lake table, for the plain duckdb shell."""
-    from tasks.query import create_views
+    from tasks.lake import create_views
 
     path = create_views(lake, database)
     typer.echo(f"Views written to {path}; try: duckdb {path} -c {SAMPLE_QUERY!r}")

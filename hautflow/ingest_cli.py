@@ -14,10 +14,10 @@ from flows.summary import RunSummary
 from haut.errors import AuthError
 from hautflow.exit_policy import FailOn
 from hautflow.settings import ConfigurationError
-from tasks.discovery_errors import DiscoveryError
+from tasks.discovery import DiscoveryError
 from tasks.ledger import LedgerBusyError
 from tasks.progress import Stage, reporting_to
-from tasks.upload import DatasetConflictError
+from tasks.uploading import DatasetConflictError
 
 console = Console(stderr=True)
 

@@ -20,7 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from flows.options import IngestOptions
 from schemas.captures import QuarantineReason
-from tasks.query import connect
+from tasks.lake import connect
 from tests.flows.support import (
     SAMPLE_QUARANTINE,
     Emulator,

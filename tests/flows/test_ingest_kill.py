@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tasks.query import connect
+from tasks.lake import connect
 from tests.flows.support import (
     SAMPLE_CAPTURES,
     SAMPLE_IMAGES,

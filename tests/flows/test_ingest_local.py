@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from flows.options import IngestOptions
 from flows.summary import RunSummary
 from hautflow.cli import app
-from tasks.query import connect, subject_history
+from tasks.lake import connect, subject_history
 from tests.flows.conftest import haut_environment
 from tests.flows.support import (
     SAMPLE_CAPTURES,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from flows.options import IngestOptions
-from tasks.query import connect
+from tasks.lake import connect
 from tests.flows.support import (
     SMALL_CAPTURES,
     SMALL_IMAGES,

@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from prefect.client.orchestration import get_client
 
 from flows.options import IngestOptions
-from tasks.query import connect
+from tasks.lake import connect
 from tests.flows.support import (
     SAMPLE_CAPTURES,
     SAMPLE_FILES_SEEN,

@@ -17,7 +17,7 @@ import pytest
 
 from flows.options import IngestOptions
 from flows.summary import RunSummary
-from tasks.query import connect
+from tasks.lake import connect
 from tasks.waiting import WaiterName
 from tests.flows.conftest import haut_environment
 from tests.flows.support import (

@@ -7,9 +7,9 @@ from pathlib import Path
 import fsspec
 from fsspec import AbstractFileSystem
 
+from tasks.discovery.listing import uri_of
 from tasks.fs import is_local, protocols
 from tasks.lake import Lake
-from tasks.listing import uri_of
 
 
 class _Bucket(AbstractFileSystem):

@@ -1,0 +1,125 @@
+"""The plan: which discovered captures to upload, finish, skip, or hold back as changed.
+
+A capture's identity is its key (subject/session) and its images' content hashes. Against the
+ledger it is:
+
+- *new*: never recorded (a new session of a known subject is new);
+- *resume*: recorded, but not every image is known to be at the API (a run stopped part way,
+  a create in doubt, a transient failure, or an image the API refused last time); or a new
+  version of a session the API refused, its refused photo replaced: it takes over the refused
+  version's batch and uploaded photos, and only the new photos go up;
+- *done*: every image uploaded: nothing to do;
+- *changed*: the same key was already uploaded with other bytes. Uploading it would put a
+  second batch for one session at the API, so its files are quarantined with a fix instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from schemas.captures import Capture, Discovery, QuarantinedFile, QuarantineReason, Side
+from tasks.ledger import CaptureRecord, CaptureState, ImageRecord, Ledger, rejected_version
+
+CHANGED_FIX = (
+    "this session was already uploaded with other photos: to analyse the new photos, move them "
+    "to a new session folder (e.g. '{session}-2'); to keep the uploaded ones, restore the "
+    "original files"
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    new: tuple[Capture, ...]
+    """Never seen: upload."""
+    resume: tuple[Capture, ...]
+    """Started before (some creates done or in doubt): reconcile, then finish."""
+    done: tuple[Capture, ...]
+    """Fully uploaded: nothing to upload. Their results may still be missing from the lake
+    (a run stopped while waiting): :func:`tasks.uploading.upload.pending_images` lists those."""
+    changed: tuple[QuarantinedFile, ...]
+    """CHANGED_AFTER_UPLOAD: one record per file that differs from what was uploaded."""
+
+    @property
+    def to_upload(self) -> tuple[Capture, ...]:
+        """What the uploader gets: resumed captures first, then new ones."""
+        return self.resume + self.new
+
+
+def plan(discovery: Discovery, ledger: Ledger) -> Plan:
+    """Sort the discovered captures against what the ledger recorded."""
+    recorded = ledger.captures_by_key(capture.key for capture in discovery.captures)
+    new: list[Capture] = []
+    resume: list[Capture] = []
+    done: list[Capture] = []
+    changed: list[QuarantinedFile] = []
+    for capture in discovery.captures:
+        records = recorded.get(capture.key, [])
+        same = next((r for r in records if r.capture_id == capture.capture_id), None)
+        if same is not None:
+            (done if _is_done(same) else resume).append(capture)
+            continue
+        if rejected_version(capture, records) is not None:
+            # The user replaced a photo the API refused: the new version finishes the refused
+            # one's batch (see tasks.ledger.takeover).
+            resume.append(capture)
+            continue
+        uploaded = _uploaded_images(records)
+        if uploaded:
+            changed.extend(changed_files(capture, uploaded))
+        else:
+            # Earlier versions of this session never got an image to the API (refused or
+            # stopped before): the new content simply takes their place.
+            new.append(capture)
+    return Plan(tuple(new), tuple(resume), tuple(done), tuple(changed))
+
+
+def _is_done(record: CaptureRecord) -> bool:
+    return record.state is CaptureState.UPLOADED
+
+
+def _uploaded_images(records: Sequence[CaptureRecord]) -> dict[Side, ImageRecord]:
+    """What is at the API for this session key, over every recorded version of it."""
+    uploaded: dict[Side, ImageRecord] = {}
+    for record in records:
+        uploaded.update(record.images_on_the_api)
+    return uploaded
+
+
+def changed_files(capture: Capture, uploaded: Mapping[Side, ImageRecord]) -> list[QuarantinedFile]:
+    """One quarantine record per file that differs from what was uploaded for its session."""
+    fix = CHANGED_FIX.format(session=capture.session_key)
+    files = []
+    for image in capture.images:
+        before = uploaded.get(image.side)
+        if before is not None and before.sha256 == image.sha256:
+            continue
+        was = f"a different {image.side} photo" if before else f"no {image.side} photo"
+        files.append(
+            _changed(
+                capture,
+                image.uri,
+                f"{image.uri}: session {capture.key} was already uploaded with {was}",
+                fix,
+            )
+        )
+    if not files:
+        # Only removals: every remaining file matches, but the session lost sides.
+        missing = ", ".join(
+            sorted(s.value for s in uploaded.keys() - {i.side for i in capture.images})
+        )
+        front = capture.images[0]
+        detail = f"{front.uri}: session {capture.key} was uploaded with {missing} photos, now gone"
+        files.append(_changed(capture, front.uri, detail, fix))
+    return files
+
+
+def _changed(capture: Capture, uri: str, detail: str, fix: str) -> QuarantinedFile:
+    return QuarantinedFile(
+        uri=uri,
+        reason=QuarantineReason.CHANGED_AFTER_UPLOAD,
+        detail=detail,
+        fix=fix,
+        subject_key=capture.subject_key,
+        session_key=capture.session_key,
+    )

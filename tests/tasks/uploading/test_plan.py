@@ -1,0 +1,164 @@
+"""Planning against the ledger: new, resume, done, and sessions changed after their upload."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from schemas.captures import Capture, Discovery, QuarantineReason, Side
+from tasks.ledger import CaptureState, Ledger
+from tasks.uploading import plan
+from tests.tasks.upload_support import fake_capture
+
+NOW = datetime(2026, 2, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    ledger = Ledger.sqlite(tmp_path / "ledger.sqlite")
+    ledger.dataset_creating("ds", 1)
+    ledger.dataset_created("ds", "dataset-1")
+    return ledger
+
+
+def discovered(*captures: Capture) -> Discovery:
+    return Discovery("/photos", captures, (), sum(len(c.images) for c in captures))
+
+
+def record(ledger: Ledger, capture: Capture, *, uploaded: int, finished: bool = True) -> None:
+    """What the uploader leaves behind after uploading the first ``uploaded`` images."""
+    if ledger.subject("ds", capture.subject_key) is None:
+        ledger.subject_creating("ds", capture.subject_key)
+        ledger.subject_created("ds", capture.subject_key, f"subject-{capture.subject_key}")
+    ledger.batch_creating(
+        capture,
+        dataset_name="ds",
+        dataset_id="dataset-1",
+        subject_id=f"subject-{capture.subject_key}",
+    )
+    ledger.batch_created(capture.capture_id, f"batch-{capture.capture_id}")
+    for image in capture.images[:uploaded]:
+        ledger.image_creating(capture.capture_id, image)
+        ledger.image_uploaded(
+            capture.capture_id, image.side, f"{capture.capture_id}-{image.side}", NOW
+        )
+    if finished and uploaded == len(capture.images):
+        ledger.capture_finished(capture.capture_id, CaptureState.UPLOADED, None)
+
+
+def test_an_empty_ledger_plans_everything_as_new(ledger: Ledger) -> None:
+    captures = (fake_capture("alice", "s1"), fake_capture("bob", "s1", sides=1))
+    result = plan(discovered(*captures), ledger)
+    assert result.new == captures
+    assert (result.resume, result.done, result.changed) == ((), (), ())
+
+
+def test_uploaded_sessions_are_done_and_a_new_session_of_a_known_subject_is_new(
+    ledger: Ledger,
+) -> None:
+    first = fake_capture("alice", "s1")
+    record(ledger, first, uploaded=3)
+    second = fake_capture("alice", "s2")
+    result = plan(discovered(first, second), ledger)
+    assert result.done == (first,)
+    assert result.new == (second,)
+    assert result.to_upload == (second,)
+
+
+def test_a_session_stopped_part_way_is_resumed(ledger: Ledger) -> None:
+    batch_only = fake_capture("alice", "s1")
+    one_image = fake_capture("bob", "s1")
+    record(ledger, batch_only, uploaded=0)
+    record(ledger, one_image, uploaded=1)
+    result = plan(discovered(batch_only, one_image), ledger)
+    assert result.resume == (batch_only, one_image)
+    assert result.new == ()
+
+
+def test_a_session_the_api_refused_is_tried_again(ledger: Ledger) -> None:
+    refused = fake_capture("alice", "s1")
+    record(ledger, refused, uploaded=1)
+    ledger.image_creating(refused.capture_id, refused.images[1])
+    ledger.image_rejected(refused.capture_id, Side.RIGHT, "invalid_image")
+    ledger.capture_finished(refused.capture_id, CaptureState.REJECTED, "invalid_image")
+    assert plan(discovered(refused), ledger).resume == (refused,)
+
+
+def test_a_changed_photo_under_an_uploaded_session_is_quarantined_not_uploaded(
+    ledger: Ledger,
+) -> None:
+    original = fake_capture("alice", "s1", version="a")
+    record(ledger, original, uploaded=3)
+    edited = fake_capture("alice", "s1", version="b")  # same session, other bytes
+    result = plan(discovered(edited), ledger)
+    assert (result.new, result.resume, result.done) == ((), (), ())
+    assert {q.uri for q in result.changed} == {i.uri for i in edited.images}
+    quarantined = result.changed[0]
+    assert quarantined.reason is QuarantineReason.CHANGED_AFTER_UPLOAD
+    assert quarantined.uri in quarantined.detail
+    assert "new session folder" in quarantined.fix
+    assert (quarantined.subject_key, quarantined.session_key) == ("alice", "s1")
+
+
+def test_only_the_changed_file_of_a_session_is_named(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1", version="a")
+    record(ledger, original, uploaded=3)
+    edited = Capture(
+        "alice",
+        "s1",
+        (
+            original.images[0],
+            original.images[1],
+            fake_capture("alice", "s1", version="b").images[2],
+        ),
+    )
+    result = plan(discovered(edited), ledger)
+    assert [q.uri for q in result.changed] == [edited.images[2].uri]
+
+
+def test_a_session_that_lost_a_side_after_upload_is_reported(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1")
+    record(ledger, original, uploaded=3)
+    front_only = Capture("alice", "s1", original.images[:1])
+    result = plan(discovered(front_only), ledger)
+    assert len(result.changed) == 1
+    assert "left, right" in result.changed[0].detail
+
+
+def test_new_content_replaces_a_version_that_never_reached_the_api(ledger: Ledger) -> None:
+    never_uploaded = fake_capture("alice", "s1", version="a")
+    record(ledger, never_uploaded, uploaded=0)
+    replaced = fake_capture("alice", "s1", version="b")
+    result = plan(discovered(replaced), ledger)
+    assert result.new == (replaced,)
+    assert result.changed == ()
+
+
+def refuse_right(ledger: Ledger, capture: Capture) -> None:
+    """The front went up, then the API refused the right photo."""
+    record(ledger, capture, uploaded=1)
+    ledger.image_creating(capture.capture_id, capture.images[1])
+    ledger.image_rejected(capture.capture_id, Side.RIGHT, "invalid_image")
+    ledger.capture_finished(capture.capture_id, CaptureState.REJECTED, "invalid_image")
+
+
+def test_replacing_the_refused_photo_resumes_the_session_in_its_batch(ledger: Ledger) -> None:
+    refused = fake_capture("alice", "s1", version="a")
+    refuse_right(ledger, refused)
+    new_right = fake_capture("alice", "s1", version="b").images[1]
+    fixed = Capture("alice", "s1", (refused.images[0], new_right, refused.images[2]))
+    result = plan(discovered(fixed), ledger)
+    assert (result.resume, result.new, result.changed) == ((fixed,), (), ())
+
+
+def test_a_refused_session_whose_uploaded_photo_changed_too_is_still_changed(
+    ledger: Ledger,
+) -> None:
+    refused = fake_capture("alice", "s1", version="a")
+    refuse_right(ledger, refused)
+    everything_new = fake_capture("alice", "s1", version="b")  # the uploaded front differs
+    result = plan(discovered(everything_new), ledger)
+    assert result.resume == ()
+    assert everything_new.images[0].uri in {q.uri for q in result.changed}
