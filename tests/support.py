@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from haut.emulator.server import EmulatorServer
 
 
 def wait_until(
@@ -23,3 +29,11 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(interval)
+
+
+async def control(emulator: EmulatorServer, method: str, path: str, body: Any = None) -> Any:
+    """Call one of the emulator's /_emulator/ control endpoints (never faulted)."""
+    async with httpx.AsyncClient(base_url=emulator.url) as http:
+        response = await http.request(method, f"/_emulator/{path}", json=body)
+        response.raise_for_status()
+        return response.json()

@@ -6,15 +6,21 @@ import base64
 import binascii
 import hashlib
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from haut.emulator import analysis, errors, processing, shapes
 from haut.emulator.auth import CompanyCaller, authenticate, bearer_token, state_of
 from haut.emulator.clock import moment
 from haut.emulator.retention import aux_jpeg
-from haut.emulator.routes_subjects import base_url, batch_doc, new_batch, subject_doc
+from haut.emulator.routes_subjects import (
+    BatchInPath,
+    SubjectInPath,
+    base_url,
+    batch_doc,
+    new_batch,
+)
 from haut.emulator.state import EmulatorState
 from haut.emulator.store import Doc
 from haut.emulator.wire import Body, int_field, json_body, text_field, time_field
@@ -142,16 +148,9 @@ def _store_image(
 
 @router.post(_BATCH + "/images/", status_code=201)
 async def upload_to_batch(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    batch_id: str,
-    request: Request,
-    _: CompanyCaller,
+    request: Request, batch: BatchInPath, subject: SubjectInPath
 ) -> dict[str, Any]:
     state = state_of(request)
-    batch = batch_doc(request, company_id, dataset_id, subject_id, batch_id)
-    subject = subject_doc(request, company_id, dataset_id, subject_id)
     body = await json_body(request)
     placement = _placement(state, subject, body)
     _check_capacity(state, batch, placement[0], placement[1])
@@ -160,16 +159,9 @@ async def upload_to_batch(
 
 
 @router.post(_SUBJECT + "/images/", status_code=201)
-async def upload_to_subject(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> dict[str, Any]:
+async def upload_to_subject(request: Request, subject: SubjectInPath) -> dict[str, Any]:
     """Upload without a batch: a new batch is created for the image (``image_batch_id``)."""
     state = state_of(request)
-    subject = subject_doc(request, company_id, dataset_id, subject_id)
     body = await json_body(request)
     placement = _placement(state, subject, body)
     decoded = _decode(state, body)
@@ -178,15 +170,7 @@ async def upload_to_subject(
 
 
 @router.get(_BATCH + "/images/")
-async def list_images(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    batch_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> list[dict[str, Any]]:
-    batch = batch_doc(request, company_id, dataset_id, subject_id, batch_id)
+async def list_images(request: Request, batch: BatchInPath) -> list[dict[str, Any]]:
     docs = state_of(request).store.children("images", batch["id"])
     return [shapes.image(doc, base_url(request)) for doc in docs]
 
@@ -206,8 +190,7 @@ def image_doc(
     return found
 
 
-@router.get(_BATCH + "/images/{image_id}/")
-async def get_image(
+async def image_in_path(
     company_id: str,
     dataset_id: str,
     subject_id: str,
@@ -215,9 +198,17 @@ async def get_image(
     image_id: str,
     request: Request,
     _: CompanyCaller,
-) -> dict[str, Any]:
-    doc = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
-    return shapes.image(doc, base_url(request))
+) -> Doc:
+    """The image the path names, once the caller is known to belong to its company."""
+    return image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
+
+
+ImageInPath = Annotated[Doc, Depends(image_in_path)]
+
+
+@router.get(_BATCH + "/images/{image_id}/")
+async def get_image(request: Request, image: ImageInPath) -> dict[str, Any]:
+    return shapes.image(image, base_url(request))
 
 
 @router.get("/images/{file_id}.jpg")

@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from haut.emulator import analysis, errors, pdf, shapes, smoothing
-from haut.emulator.auth import CompanyCaller, authenticate, bearer_token, state_of
-from haut.emulator.routes_images import image_doc
-from haut.emulator.routes_subjects import base_url, subject_doc
+from haut.emulator.auth import authenticate, bearer_token, state_of
+from haut.emulator.routes_images import ImageInPath, image_doc
+from haut.emulator.routes_subjects import SubjectInPath, base_url, subject_doc
 from haut.emulator.state import EmulatorState
 from haut.emulator.store import Doc
 from haut.emulator.wire import int_field, query_time
@@ -27,17 +27,8 @@ router = APIRouter()
 
 
 @router.get(_IMAGE + "/results/")
-async def image_results(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    batch_id: str,
-    image_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> list[dict[str, Any]]:
+async def image_results(request: Request, image: ImageInPath) -> list[dict[str, Any]]:
     """The rows finished so far (a bare array that grows as algorithms finish)."""
-    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
     rows = state_of(request).store.children("results", image["id"])
     for key in _ROW_FILTERS:
         wanted = request.query_params.get(key)
@@ -47,16 +38,9 @@ async def image_results(
 
 
 @router.get(_SUBJECT + "/all_results/")
-async def subject_results(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> list[dict[str, Any]]:
+async def subject_results(request: Request, subject: SubjectInPath) -> list[dict[str, Any]]:
     """Every row of the subject's images taken in [date_from, date_to], oldest image first."""
     state = state_of(request)
-    subject = subject_doc(request, company_id, dataset_id, subject_id)
     date_from, date_to = query_time(request, "date_from"), query_time(request, "date_to")
     if date_to is not None and len(request.query_params.get("date_to", "")) <= 10:
         date_to += timedelta(days=1)  # a bare date means the whole of that day
@@ -93,17 +77,8 @@ def subject_history(state: EmulatorState, subject_id: str) -> list[tuple[Doc, di
 
 
 @router.get(_IMAGE + "/smoothed_results/")
-async def smoothed_results(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    batch_id: str,
-    image_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> list[dict[str, Any]]:
+async def smoothed_results(request: Request, image: ImageInPath) -> list[dict[str, Any]]:
     state = state_of(request)
-    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
     params = dict(request.query_params)
     window = int_field(params, "sample_time_window", minimum=1)
     max_size = int_field(params, "sample_max_size", minimum=1)
@@ -136,16 +111,7 @@ async def smoothed_results(
 
 
 @router.get(_IMAGE + "/aux/")
-async def aux_images(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    batch_id: str,
-    image_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> list[dict[str, Any]]:
-    image = image_doc(request, company_id, dataset_id, subject_id, batch_id, image_id)
+async def aux_images(request: Request, image: ImageInPath) -> list[dict[str, Any]]:
     base = base_url(request)
     return [
         {

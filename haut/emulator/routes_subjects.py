@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from haut.emulator import errors, shapes
 from haut.emulator.auth import CompanyCaller, company_name, state_of
@@ -31,6 +31,16 @@ def subject_doc(request: Request, company_id: str, dataset_id: str, subject_id: 
     if found is None:
         raise errors.not_found()
     return found
+
+
+async def subject_in_path(
+    company_id: str, dataset_id: str, subject_id: str, request: Request, _: CompanyCaller
+) -> Doc:
+    """The subject the path names, once the caller is known to belong to its company."""
+    return subject_doc(request, company_id, dataset_id, subject_id)
+
+
+SubjectInPath = Annotated[Doc, Depends(subject_in_path)]
 
 
 def batch_doc(
@@ -107,55 +117,28 @@ async def delete_subjects(
 
 
 @router.get("/{subject_id}/")
-async def get_subject(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> dict[str, Any]:
-    doc = subject_doc(request, company_id, dataset_id, subject_id)
-    return shapes.subject(state_of(request).store, doc)
+async def get_subject(request: Request, subject: SubjectInPath) -> dict[str, Any]:
+    return shapes.subject(state_of(request).store, subject)
 
 
 @router.patch("/{subject_id}/")
 @router.put("/{subject_id}/")
-async def update_subject(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> dict[str, Any]:
+async def update_subject(request: Request, subject: SubjectInPath) -> dict[str, Any]:
     store = state_of(request).store
-    doc = subject_doc(request, company_id, dataset_id, subject_id)
-    doc.update(_subject_fields(await json_body(request), creating=False))
-    store.replace("subjects", doc)
-    return shapes.subject(store, doc)
+    subject.update(_subject_fields(await json_body(request), creating=False))
+    store.replace("subjects", subject)
+    return shapes.subject(store, subject)
 
 
 @router.delete("/{subject_id}/", status_code=204)
-async def delete_one_subject(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> Response:
-    delete_subject(state_of(request), subject_doc(request, company_id, dataset_id, subject_id))
+async def delete_one_subject(request: Request, subject: SubjectInPath) -> Response:
+    delete_subject(state_of(request), subject)
     return Response(status_code=204)
 
 
 @router.post("/{subject_id}/batches/", status_code=201)
-async def create_batch(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> dict[str, Any]:
+async def create_batch(request: Request, subject: SubjectInPath) -> dict[str, Any]:
     state = state_of(request)
-    subject = subject_doc(request, company_id, dataset_id, subject_id)
     captured = time_field(await json_body(request), "creation_time")
     doc = new_batch(state, subject, captured_at=format_wire_time(captured) if captured else None)
     return shapes.batch(state.store, doc, base_url(request))
@@ -175,32 +158,31 @@ def new_batch(state: EmulatorState, subject: Doc, *, captured_at: str | None) ->
 
 
 @router.get("/{subject_id}/batches/")
-async def list_batches(
-    company_id: str,
-    dataset_id: str,
-    subject_id: str,
-    request: Request,
-    _: CompanyCaller,
-) -> list[dict[str, Any]]:
+async def list_batches(request: Request, subject: SubjectInPath) -> list[dict[str, Any]]:
     store = state_of(request).store
-    subject = subject_doc(request, company_id, dataset_id, subject_id)
     return [
         shapes.batch(store, d, base_url(request)) for d in store.children("batches", subject["id"])
     ]
 
 
-@router.delete("/{subject_id}/batches/{batch_id}/", status_code=204)
-async def delete_one_batch(
+async def batch_in_path(
     company_id: str,
     dataset_id: str,
     subject_id: str,
     batch_id: str,
     request: Request,
     _: CompanyCaller,
-) -> Response:
-    delete_batch(
-        state_of(request), batch_doc(request, company_id, dataset_id, subject_id, batch_id)
-    )
+) -> Doc:
+    """The batch the path names, once the caller is known to belong to its company."""
+    return batch_doc(request, company_id, dataset_id, subject_id, batch_id)
+
+
+BatchInPath = Annotated[Doc, Depends(batch_in_path)]
+
+
+@router.delete("/{subject_id}/batches/{batch_id}/", status_code=204)
+async def delete_one_batch(request: Request, batch: BatchInPath) -> Response:
+    delete_batch(state_of(request), batch)
     return Response(status_code=204)
 
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 
 from haut.client import HautClient
 from schemas.captures import UploadedImage
-from tasks.waiting.tracker import DEFAULT_CONCURRENCY, ImageResults, ResultTracker
+from tasks.waiting.tracker import (
+    DEFAULT_CONCURRENCY,
+    ImageResults,
+    ResultTracker,
+    collect_results,
+)
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,11 @@ class PollWaiter:
         expected_algorithms: Collection[int],
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
-        tracker = ResultTracker(client, images, expected_algorithms, concurrency=self.concurrency)
         deadline = asyncio.get_running_loop().time() + max(0.0, timeout)
-        await poll_until(tracker, deadline, self.backoff)
-        return await tracker.results()
+
+        async def poll(tracker: ResultTracker) -> None:
+            await poll_until(tracker, deadline, self.backoff)
+
+        return await collect_results(
+            client, images, expected_algorithms, concurrency=self.concurrency, wait=poll
+        )

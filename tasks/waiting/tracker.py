@@ -8,7 +8,7 @@ rows, and the rows and aux images handed on are always the ones read from the AP
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from haut.client import HautClient
@@ -159,3 +159,19 @@ class ResultTracker:
             except HautError as error:
                 log.warning("reading aux images of image %s failed: %s", image_id, error)
                 return image_id, None
+
+
+async def collect_results(
+    client: HautClient,
+    images: Sequence[UploadedImage],
+    expected_algorithms: Collection[int],
+    *,
+    concurrency: int,
+    wait: Callable[[ResultTracker], Awaitable[None]],
+) -> list[ImageResults]:
+    """Track the images, let ``wait`` run until they finish or its budget ends, then read
+    what there is: the end of every waiter, whatever tells it when to look."""
+    tracker = ResultTracker(client, images, expected_algorithms, concurrency=concurrency)
+    if images:
+        await wait(tracker)
+    return await tracker.results()

@@ -32,7 +32,12 @@ from schemas.captures import UploadedImage
 from tasks.waiting.poll import PollBackoff
 from tasks.waiting.receiver import DEFAULT_PATH, WebhookAuth, WebhookReceiver
 from tasks.waiting.signals import ImageSignal, SignalHub, SignalWait
-from tasks.waiting.tracker import DEFAULT_CONCURRENCY, ImageResults, ResultTracker
+from tasks.waiting.tracker import (
+    DEFAULT_CONCURRENCY,
+    ImageResults,
+    ResultTracker,
+    collect_results,
+)
 
 log = get_logger(__name__)
 
@@ -138,17 +143,19 @@ class WebhookWaiter:
         expected_algorithms: Collection[int],
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
-        tracker = ResultTracker(client, images, expected_algorithms, concurrency=self.concurrency)
-        if not images:
-            return []
         dataset_ids = sorted({image.dataset_id for image in images})
-        if self._channel is None:
-            async with self.listening(client, dataset_ids=dataset_ids):
+
+        async def listen(tracker: ResultTracker) -> None:
+            if self._channel is None:
+                async with self.listening(client, dataset_ids=dataset_ids):
+                    await self._wait(tracker, seconds=timeout)
+            else:
+                await self._register_all(self._channel, dataset_ids)
                 await self._wait(tracker, seconds=timeout)
-        else:
-            await self._register_all(self._channel, dataset_ids)
-            await self._wait(tracker, seconds=timeout)
-        return await tracker.results()
+
+        return await collect_results(
+            client, images, expected_algorithms, concurrency=self.concurrency, wait=listen
+        )
 
     async def _wait(self, tracker: ResultTracker, *, seconds: float) -> None:
         channel = self._channel

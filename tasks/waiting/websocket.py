@@ -32,7 +32,12 @@ from schemas.api_results import AlgorithmResultMessage, Notification, PhotoCalcu
 from schemas.captures import UploadedImage
 from tasks.waiting.poll import PollBackoff
 from tasks.waiting.signals import ImageSignal, SignalHub, SignalWait
-from tasks.waiting.tracker import DEFAULT_CONCURRENCY, ImageResults, ResultTracker
+from tasks.waiting.tracker import (
+    DEFAULT_CONCURRENCY,
+    ImageResults,
+    ResultTracker,
+    collect_results,
+)
 
 log = get_logger(__name__)
 
@@ -158,15 +163,17 @@ class WebsocketWaiter:
         expected_algorithms: Collection[int],
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
-        tracker = ResultTracker(client, images, expected_algorithms, concurrency=self.concurrency)
-        if not images:
-            return []
-        if self._hub is None:
-            async with self.listening(client):
+
+        async def listen(tracker: ResultTracker) -> None:
+            if self._hub is None:
+                async with self.listening(client):
+                    await self._wait(tracker, seconds=timeout)
+            else:
                 await self._wait(tracker, seconds=timeout)
-        else:
-            await self._wait(tracker, seconds=timeout)
-        return await tracker.results()
+
+        return await collect_results(
+            client, images, expected_algorithms, concurrency=self.concurrency, wait=listen
+        )
 
     async def _wait(self, tracker: ResultTracker, *, seconds: float) -> None:
         hub = self._hub

@@ -25,7 +25,7 @@ from haut.retry import RetryPolicy
 from schemas.api import Subject
 from schemas.api_results import AlgorithmResult, AlgorithmResultMessage, PhotoCalculated
 from tests.haut.conftest import SleepRecorder
-from tests.support import wait_until
+from tests.support import control, wait_until
 
 pytestmark = [pytest.mark.server, pytest.mark.anyio]
 
@@ -65,14 +65,6 @@ async def client(emulator: EmulatorServer, sleeps: YieldingSleep) -> AsyncIterat
         max_concurrency=8,
     ) as haut:
         yield haut
-
-
-async def control(emulator: EmulatorServer, method: str, path: str, body: Any = None) -> Any:
-    """Calls an /_emulator/ endpoint (never faulted)."""
-    async with httpx.AsyncClient(base_url=emulator.url) as http:
-        response = await http.request(method, f"/_emulator/{path}", json=body)
-        response.raise_for_status()
-        return response.json()
 
 
 async def finish_processing(emulator: EmulatorServer) -> None:

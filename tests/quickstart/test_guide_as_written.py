@@ -120,18 +120,25 @@ def wait_for(condition: Any, what: str, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
-def test_guide_rest_steps_run_as_written(
-    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def run_guide_through_upload(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> dict[str, Any]:
+    """Run the guide from its imports up to the first photo's upload; return its namespace."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "face.jpg").write_bytes(render_face(1))
+    (tmp_path / "face.jpg").write_bytes(render_face(seed))
     ns: dict[str, Any] = {"SAAS_HOST": emulator.url}
-
     for step in (guide.IMPORTS, guide.LOGIN, guide.CREATE_DATASET, guide.ATTACH_APPLICATION):
         exec(step, ns)  # noqa: S102 - the guide's own code is what is under test
     with monkeypatch.context() as patch:
         patch.setattr(time, "sleep", lambda seconds: advance_clock(emulator, seconds))
         exec(guide.UPLOAD, ns)  # noqa: S102
+    return ns
+
+
+def test_guide_rest_steps_run_as_written(
+    emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ns = run_guide_through_upload(emulator, tmp_path, monkeypatch, seed=1)
     exec(guide.ALGORITHMS, ns)  # noqa: S102
 
     results = requests.get(
@@ -165,14 +172,7 @@ def test_guide_rest_steps_run_as_written(
 def test_guide_user_notifications_as_written(
     emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "face.jpg").write_bytes(render_face(2))
-    ns: dict[str, Any] = {"SAAS_HOST": emulator.url}
-    for step in (guide.IMPORTS, guide.LOGIN, guide.CREATE_DATASET, guide.ATTACH_APPLICATION):
-        exec(step, ns)  # noqa: S102
-    with monkeypatch.context() as patch:
-        patch.setattr(time, "sleep", lambda seconds: advance_clock(emulator, seconds))
-        exec(guide.UPLOAD, ns)  # noqa: S102
+    ns = run_guide_through_upload(emulator, tmp_path, monkeypatch, seed=2)
 
     arrived: list[str] = []
 
@@ -194,14 +194,7 @@ def test_guide_user_notifications_as_written(
 def test_guide_result_streaming_as_written(
     emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "face.jpg").write_bytes(render_face(4))
-    ns: dict[str, Any] = {"SAAS_HOST": emulator.url}
-    for step in (guide.IMPORTS, guide.LOGIN, guide.CREATE_DATASET, guide.ATTACH_APPLICATION):
-        exec(step, ns)  # noqa: S102
-    with monkeypatch.context() as patch:
-        patch.setattr(time, "sleep", lambda seconds: advance_clock(emulator, seconds))
-        exec(guide.UPLOAD, ns)  # noqa: S102
+    ns = run_guide_through_upload(emulator, tmp_path, monkeypatch, seed=4)
 
     printed: list[Any] = []
     streaming = guide.STREAMING.replace("https://{host}", "http://{host}").replace(
@@ -245,14 +238,7 @@ def _listeners(emulator: EmulatorServer) -> int:
 def test_guide_curl_examples_as_written(
     emulator: EmulatorServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "face.jpg").write_bytes(render_face(6))
-    ns: dict[str, Any] = {"SAAS_HOST": emulator.url}
-    for step in (guide.IMPORTS, guide.LOGIN, guide.CREATE_DATASET, guide.ATTACH_APPLICATION):
-        exec(step, ns)  # noqa: S102
-    with monkeypatch.context() as patch:
-        patch.setattr(time, "sleep", lambda seconds: advance_clock(emulator, seconds))
-        exec(guide.UPLOAD, ns)  # noqa: S102
+    ns = run_guide_through_upload(emulator, tmp_path, monkeypatch, seed=6)
     auth = {"Authorization": f"Bearer {ns['token']}"}
     host = {GUIDE_HOST: emulator.url}
 

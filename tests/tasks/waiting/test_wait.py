@@ -40,6 +40,7 @@ from tasks.waiting import (
     WebsocketWaiter,
     make_waiter,
 )
+from tests.support import control
 
 pytestmark = [pytest.mark.server, pytest.mark.anyio]
 
@@ -82,13 +83,6 @@ async def client(emulator: EmulatorServer) -> AsyncIterator[HautClient]:
         requests_per_second=None,
     ) as haut:
         yield haut
-
-
-async def control(emulator: EmulatorServer, method: str, path: str, body: Any = None) -> Any:
-    async with httpx.AsyncClient(base_url=emulator.url) as http:
-        response = await http.request(method, f"/_emulator/{path}", json=body)
-        response.raise_for_status()
-        return response.json()
 
 
 async def finish_processing(emulator: EmulatorServer) -> None:
