@@ -234,6 +234,7 @@ async def _upload_and_write(
             name=options.dataset,
             image_kind=ImageKind(options.image_kind),
             enabled_algorithms=options.enabled_algorithms,
+            retention=options.retention(),
         )
         waiter = make_waiter(options.wait, **options.wait_options)
 

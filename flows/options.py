@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, Secret, SecretStr
 
+from tasks.operations.retention import MAX_DAYS, Retention
+
 DEFAULT_LAKE = "data/lake"
 DEFAULT_STATE = "data/state"
 
@@ -26,7 +28,26 @@ class IngestOptions(BaseModel):
     dataset: str = Field("hautflow", description="Haut.AI dataset the photos go to")
     image_kind: Literal["selfie", "skin", "visia"] = "selfie"
     enabled_algorithms: list[int] | None = Field(
-        None, description="Algorithm ids to run (the face detector is always kept); None: all"
+        None,
+        description="Algorithm ids to run (the face detector is always kept); None: keep the "
+        "dataset's list (every algorithm when the application is first attached)",
+    )
+    expire_images_after_days: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_DAYS,
+        description=f"Retention for a new dataset: days photos are kept (0: forever; at most "
+        f"{MAX_DAYS}, the API's limit)",
+    )
+    expire_metadata_after_days: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_DAYS,
+        description=f"Retention for a new dataset: days results are kept (0: forever; at most "
+        f"{MAX_DAYS}, the API's limit)",
+    )
+    clean_images_as_soon_as_ready: bool | None = Field(
+        None, description="Retention for a new dataset: delete each photo once analysed"
     )
     wait: Literal["poll", "websocket", "webhook"] = "poll"
     wait_options: dict[str, Any] = Field(
@@ -50,6 +71,14 @@ class IngestOptions(BaseModel):
     def views_path(self) -> Path:
         """The DuckDB file holding the lake's views, for the plain ``duckdb`` shell."""
         return Path(self.state_dir) / "lake.duckdb"
+
+    def retention(self) -> Retention:
+        """The retention asked for a dataset this run creates (None fields: not asked)."""
+        return Retention(
+            self.expire_images_after_days,
+            self.expire_metadata_after_days,
+            self.clean_images_as_soon_as_ready,
+        )
 
     def fs_options(self) -> dict[str, Any] | None:
         """The fsspec storage options, revealed for the filesystem that needs them."""

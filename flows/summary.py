@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from prefect import get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.exceptions import MissingContextError
 
 from flows.options import IngestOptions
 from haut.redaction import redact
 from schemas.captures import Capture, QuarantinedFile
 from tasks.lake import RunRecord
 from tasks.uploading import Plan
+
+if TYPE_CHECKING:
+    from tasks.lake.plot import RunPlots
+
+PLOTTED_SUBJECTS = 4
+"""Subjects drawn in the run's report: the first few by key of those the run wrote. Each plot
+is a PNG inside the markdown (a data URI, 15-25 KB), so a run of hundreds of people must not
+carry hundreds; ``hautflow history SUBJECT --plot FILE.png`` draws anyone."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +96,64 @@ class RunSummary:
         return "\n".join(lines)
 
 
+def plots_markdown(run_plots: RunPlots) -> str:
+    """The report's section of skin-diary plots, each PNG embedded as a data URI (the Prefect
+    UI renders those; it has no other place to fetch a picture from)."""
+    if not run_plots.plots:
+        return ""
+    shown = len(run_plots.plots)
+    lines = [
+        "",
+        "## Skin diaries",
+        "",
+        f"{shown} of the {run_plots.subjects_written} subjects this run wrote (the first by key): "
+        "face scores of the front photos, smoothed line on top. "
+        f"Saved in `{redact(run_plots.folder)}`; any subject: "
+        "`hautflow history SUBJECT --plot FILE.png`.",
+    ]
+    for plot in run_plots.plots:
+        lines += ["", f"### {plot.subject_key}", "", f"![{plot.subject_key}]({plot.data_uri()})"]
+    return "\n".join(lines)
+
+
+async def draw_run_plots(summary: RunSummary, options: IngestOptions) -> RunPlots | None:
+    """The run's plots, or None when it wrote nothing or drawing failed (logged as a warning:
+    a picture is never worth failing an ingest whose data is already in the lake)."""
+    if summary.record.rows_written == 0:
+        return None
+    try:
+        from tasks.lake.plot import plot_run_subjects
+
+        return await asyncio.to_thread(
+            plot_run_subjects,
+            options.lake,
+            summary.record.run_id,
+            storage_options=options.fs_options(),
+            limit=PLOTTED_SUBJECTS,
+        )
+    except Exception as exc:
+        _logger().warning(
+            "Skin-diary plots not drawn for the run report (the data written is unaffected): %s",
+            redact(f"{exc.__class__.__name__}: {exc}"),
+        )
+        return None
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The flow run's logger (its lines reach the Prefect UI), or the module's outside a run."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger(__name__)
+
+
 async def publish_summary(summary: RunSummary, options: IngestOptions) -> None:
-    """Attach the summary to the flow run as a table and a markdown artifact."""
+    """Attach the summary to the flow run as a table and a markdown artifact (with plots)."""
     await acreate_table_artifact(
         summary.stage_rows(), key="ingest-summary", description=f"Ingest of {options.source}"
     )
+    run_plots = await draw_run_plots(summary, options)
+    report = summary.markdown() + (plots_markdown(run_plots) if run_plots else "")
     await acreate_markdown_artifact(
-        summary.markdown(), key="ingest-report", description=f"Ingest of {options.source}"
+        report, key="ingest-report", description=f"Ingest of {options.source}"
     )

@@ -13,7 +13,10 @@ from pydantic import ValidationError
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import EmulatorConfig, FaultConfig
+from hautflow.backfill_cli import backfill_command
 from hautflow.exit_policy import FailOn
+from hautflow.operations_cli import applications_app, datasets_app, report_command, tokens_app
+from hautflow.smoothing_cli import smoothing_app
 
 SAMPLE_QUERY = "SELECT * FROM metrics LIMIT 5"
 
@@ -134,10 +137,41 @@ def ingest(
         str | None, typer.Option(envvar="HAUTFLOW_LEDGER_URL", help="SQLAlchemy URL of the ledger.")
     ] = None,
     algorithms: Annotated[
-        str | None, typer.Option(help="Comma-separated algorithm ids (face detector always kept).")
+        str | None,
+        typer.Option(
+            help="Comma-separated algorithm ids (face detector always kept); default: the "
+            "dataset's list (all on first attach)."
+        ),
     ] = None,
     fail_on: Annotated[FailOn, typer.Option(help="When to exit non-zero.")] = FailOn.QUARANTINE,
     dry_run: Annotated[bool, typer.Option(help="Show the plan; upload nothing.")] = False,
+    expire_images_after_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=365,
+            help="New dataset: days photos are kept after upload (0: forever; at most 365, "
+            "the API's limit).",
+        ),
+    ] = None,
+    expire_metadata_after_days: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=365,
+            help="New dataset: days results are kept after upload (0: forever; at most 365, "
+            "the API's limit).",
+        ),
+    ] = None,
+    clean_images_as_soon_as_ready: Annotated[
+        bool | None,
+        typer.Option(
+            "--clean-images-as-soon-as-ready/--keep-images",
+            help="New dataset: delete each photo once analysed, or keep it. An existing "
+            "dataset keeps its settings (a warning names any difference): "
+            "`hautflow datasets retention` changes them.",
+        ),
+    ] = None,
 ) -> None:
     """Analyse every new photo under SOURCE once and write its results to the lake."""
     from hautflow.ingest_cli import USER_ERRORS, exit_code, print_summary, run_ingest
@@ -164,6 +198,9 @@ def ingest(
             ledger_url=ledger_url,
             enabled_algorithms=_algorithm_ids(algorithms),
             dry_run=dry_run,
+            expire_images_after_days=expire_images_after_days,
+            expire_metadata_after_days=expire_metadata_after_days,
+            clean_images_as_soon_as_ready=clean_images_as_soon_as_ready,
         )
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -193,16 +230,44 @@ def history(
     since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Last day, YYYY-MM-DD.")] = None,
     lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Also draw the metrics over time, smoothed line on top, to this PNG."),
+    ] = None,
 ) -> None:
     """Print SUBJECT's skin diary: one row per session with its main face metrics."""
     from tasks.lake import connect, format_history, subject_history
+    from tasks.lake.plot import EmptyHistoryError, plot_subject
 
+    first, last = _day(since, "--since"), _day(until, "--until")
     con = connect(lake)
     try:
-        diary = subject_history(con, subject, _day(since, "--since"), _day(until, "--until"))
+        diary = subject_history(con, subject, first, last)
+        typer.echo(format_history(diary, subject))
+        if plot is None:
+            return
+        try:
+            drawn = plot_subject(con, subject, first, last)
+        except EmptyHistoryError as exc:
+            typer.secho(f"hautflow history --plot: {exc}; {plot} not written", err=True, fg="red")
+            raise typer.Exit(1) from None
     finally:
         con.close()
-    typer.echo(format_history(diary, subject))
+    _save_plot(plot, drawn.png)
+    typer.echo(f"Plot of {len(drawn.families)} metrics written to {plot}")
+
+
+def _save_plot(path: Path, png: bytes) -> None:
+    try:
+        path.write_bytes(png)
+    except OSError as exc:
+        typer.secho(
+            f"hautflow history --plot: cannot write {path} ({exc.strerror or exc}); "
+            "choose a file in a folder that exists and is writable",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2) from None
 
 
 def _day(text: str | None, option: str) -> date | None:
@@ -237,6 +302,15 @@ def compact(
 
     report = Lake(lake).compact(table)
     typer.echo(str(report))
+
+
+# Commands defined in their own modules (each imports what it needs when it runs).
+app.add_typer(smoothing_app, name="smoothing")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(applications_app, name="applications")
+app.command("backfill")(backfill_command)
+app.command("report")(report_command)
 
 
 if __name__ == "__main__":

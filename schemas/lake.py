@@ -238,6 +238,35 @@ MASKS = _spec(
     *TRAILER,
 )
 
+SMOOTHED_RESULTS = _spec(
+    "smoothed_results",
+    "The API's smoothed face scores: one row per image x smoothable family x method, window "
+    "and max size; an image the API smoothed to nothing (no face) keeps one marker row",
+    "smoothed_id",
+    ("capture_month",),
+    _id("smoothed_id", "hash of image, algorithm family, method, window days and max size"),
+    *IMAGE_CONTEXT,
+    column(
+        "algorithm_family",
+        pa.string(),
+        "Algorithm family tech name, e.g. selfie_v2.redness (null on the marker row of an "
+        "image the API returned no values for)",
+    ),
+    column("algorithm", pa.string(), "Short family name, e.g. redness"),
+    column("algorithm_name", pa.string(), "The API's display name, e.g. Redness"),
+    column("method", pa.string(), "mean, mean_without_outliers or linear_approximation"),
+    column("window_days", pa.int32(), "sample_time_window asked for: days back from the image"),
+    column("max_size", pa.int32(), "sample_max_size asked for: images in the sample at most"),
+    column("value", pa.float64(), "The smoothed value as the API sent it (rounded, half up)"),
+    column(
+        "values_returned",
+        pa.int32(),
+        "Values the API returned for this image and settings (0: pulled, nothing to smooth)",
+    ),
+    column("fetched_at", TIMESTAMP, "When the values were read from the API"),
+    *TRAILER,
+)
+
 RUNS = _spec(
     "runs",
     "One manifest row per ingest run: what it read, did and wrote",
@@ -293,6 +322,7 @@ TABLES: dict[str, TableSpec] = {
         AUX_IMAGES,
         AUX_METRICS,
         MASKS,
+        SMOOTHED_RESULTS,
         RUNS,
         QUARANTINE,
     )

@@ -8,6 +8,13 @@ newest row per id (``written_at``, then file name): a rerun or a backfill never 
 family as its own column (``redness``, ``acne``, ...), beside subject, session, side and time.
 Macros: ``subject_diary(subject_key)`` (the front images of a subject, oldest first) and
 ``metric_series(subject_key, algorithm)`` (one family's face score over time).
+
+Smoothing (reference §13.12, as the API and its emulator do it): ``smoothing_points`` (view: every
+image's face-area main value per family, ok rows only, with the time the API keeps),
+``smoothing_sample(subject_key, window_days, max_size)`` (which images each image's sample holds),
+``smoothed_scores(method, window_days, max_size)`` (every image x smoothable family) and
+``subject_smoothing(subject_key, method, window_days, max_size)`` (one subject over time). E.g.
+``FROM subject_smoothing('alice', 'linear_approximation', 14, 10) WHERE algorithm = 'redness'``.
 """
 
 from __future__ import annotations
@@ -126,7 +133,114 @@ MACROS_SQL = (
 )
 
 
+SMOOTHABLE_WIDGET = "bad_good_line"
+"""The widget type of the face main metrics the API smooths: every FSM 2.0 family whose face
+score is a bad-to-good line (12 of them; not age, eyes age or skin tone's ITA)."""
+
+SMOOTHING_POINTS = "smoothing_points"
+
+# The API keeps an image's creation_time to the second ("YYYY-MM-DD HH:MM:SS", schemas.wire_time
+# truncates), so window edges and ties are judged on whole seconds, as epoch seconds: day
+# arithmetic on TIMESTAMPTZ would follow the session's time zone across DST.
+_POINTS_SQL = f"""
+CREATE OR REPLACE VIEW {SMOOTHING_POINTS} AS
+SELECT i.image_id, i.subject_id, i.subject_key, i.session_key, i.side, i.captured_at,
+       i.uploaded_at, CAST(floor(epoch_us(i.captured_at) / 1000000.0) AS BIGINT) AS taken_s,
+       m.algorithm_family, m.algorithm, m.widget_type, m.value
+FROM images AS i
+JOIN metrics AS m ON m.image_id = i.image_id
+JOIN results AS r ON r.result_id = m.result_id
+WHERE m.kind = 'main' AND m.area_name = 'face' AND r.is_ok AND m.value IS NOT NULL
+"""  # noqa: S608 (our own constants)
+
+# An image with any face value is a sample point; the sample of a target is itself and the
+# same subject's same-side images strictly before it (ties of time broken by upload, then id)
+# at most window_days before, newest first, at most max_size in all.
+_SAMPLE_SQL = f"""
+CREATE OR REPLACE MACRO smoothing_sample(key, window_days := 14, max_size := 10) AS TABLE
+WITH scored AS (
+  SELECT DISTINCT image_id, subject_id, side, taken_s, uploaded_at FROM {SMOOTHING_POINTS}
+  WHERE key IS NULL OR subject_key = key
+), paired AS (
+  SELECT t.image_id AS target_id, s.image_id AS sample_id, s.taken_s - t.taken_s AS offset_s,
+    row_number() OVER (PARTITION BY t.image_id
+                       ORDER BY s.taken_s DESC, s.uploaded_at DESC, s.image_id DESC) AS position
+  FROM scored AS t JOIN scored AS s
+    ON s.subject_id = t.subject_id AND s.side = t.side
+   AND s.taken_s BETWEEN t.taken_s - window_days * 86400 AND t.taken_s
+   AND (s.image_id = t.image_id OR s.taken_s < t.taken_s
+        OR s.uploaded_at < t.uploaded_at
+        OR (s.uploaded_at = t.uploaded_at AND s.image_id < t.image_id))
+)
+SELECT target_id, sample_id, position, offset_s FROM paired WHERE position <= max_size
+"""  # noqa: S608 (our own constants)
+
+# Sums and means in the emulator's order of operations (fmean, Tukey's fences on type-7
+# quartiles, the least-squares line through the sample read at the target's own time), so that
+# rounding half up gives the API's integers.
+_SMOOTHING_SQL = f"""
+CREATE OR REPLACE MACRO smoothing_for(key, method := 'mean', window_days := 14, max_size := 10)
+AS TABLE
+WITH target AS (
+  SELECT * FROM {SMOOTHING_POINTS}
+  WHERE widget_type = '{SMOOTHABLE_WIDGET}' AND (key IS NULL OR subject_key = key)
+), points AS (
+  SELECT t.image_id, t.algorithm_family, p.value, s.offset_s / 86400.0 AS day
+  FROM target AS t
+  JOIN smoothing_sample(key, window_days, max_size) AS s ON s.target_id = t.image_id
+  JOIN {SMOOTHING_POINTS} AS p
+    ON p.image_id = s.sample_id AND p.algorithm_family = t.algorithm_family
+), moments AS (
+  SELECT *, count(*) OVER w AS n, fsum(value) OVER w / count(*) OVER w AS mean_value,
+         fsum(day) OVER w / count(*) OVER w AS mean_day,
+         quantile_cont(value, 0.25) OVER w AS q1, quantile_cont(value, 0.75) OVER w AS q3
+  FROM points WINDOW w AS (PARTITION BY image_id, algorithm_family)
+), fences AS (
+  SELECT *, q1 - 1.5 * (q3 - q1) AS low, q3 + 1.5 * (q3 - q1) AS high FROM moments
+), fits AS (
+  SELECT image_id, algorithm_family, any_value(n) AS n, any_value(mean_value) AS mean_value,
+         fsum(value) FILTER (WHERE value BETWEEN low AND high)
+           / count(*) FILTER (WHERE value BETWEEN low AND high) AS trimmed,
+         sum((day - mean_day) * (day - mean_day)) AS spread,
+         sum((day - mean_day) * (value - mean_value)) AS covariation,
+         any_value(mean_day) AS mean_day
+  FROM fences GROUP BY image_id, algorithm_family
+), smoothed AS (
+  SELECT image_id, algorithm_family, n,
+    CASE method
+      WHEN 'mean' THEN mean_value
+      WHEN 'mean_without_outliers' THEN trimmed
+      WHEN 'linear_approximation' THEN
+        CASE WHEN n < 2 OR spread = 0 THEN mean_value
+             ELSE mean_value + covariation / spread * (0.0 - mean_day) END
+      ELSE CAST(error('no smoothing method ' || method || '; choose one of: mean, '
+                      || 'mean_without_outliers, linear_approximation') AS DOUBLE)
+    END AS smoothed
+  FROM fits
+)
+SELECT t.image_id, t.subject_id, t.subject_key, t.session_key, t.side, t.captured_at,
+       t.algorithm_family, t.algorithm, t.value, s.smoothed,
+       CAST(floor(s.smoothed + 0.5) AS BIGINT) AS rounded, CAST(s.n AS INTEGER) AS sample_size,
+       CAST(method AS VARCHAR) AS method, CAST(window_days AS INTEGER) AS window_days,
+       CAST(max_size AS INTEGER) AS max_size
+FROM target AS t JOIN smoothed AS s USING (image_id, algorithm_family)
+"""  # noqa: S608 (our own constants)
+
+SMOOTHING_MACROS_SQL = (
+    _POINTS_SQL,
+    _SAMPLE_SQL,
+    _SMOOTHING_SQL,
+    "CREATE OR REPLACE MACRO smoothed_scores(method := 'mean', window_days := 14, "
+    "max_size := 10) AS TABLE FROM smoothing_for(NULL, method, window_days, max_size) "
+    "ORDER BY subject_key, captured_at, side, algorithm_family",
+    "CREATE OR REPLACE MACRO subject_smoothing(key, method := 'mean', window_days := 14, "
+    "max_size := 10) AS TABLE FROM smoothing_for(key, method, window_days, max_size) "
+    "ORDER BY captured_at, side, algorithm_family",
+)
+"""The smoothing view and macros; ``rounded`` is ``smoothed`` rounded half up, as the API does."""
+
+
 def view_statements(locations: dict[str, str | None]) -> list[str]:
     """Every statement that sets up the views: table name -> its folder (None when empty)."""
     statements = [table_view_sql(spec, locations.get(name)) for name, spec in TABLES.items()]
-    return [*statements, wide_view_sql(), *MACROS_SQL]
+    return [*statements, wide_view_sql(), *MACROS_SQL, *SMOOTHING_MACROS_SQL]

@@ -211,3 +211,20 @@ class Lake:
                 field, pa.array([values.get(name)] * table.num_rows, pa.string()).cast(field.type)
             )
         return conform(table, spec.schema)
+
+    def put_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` to ``path`` (a filesystem path inside the lake, e.g. a report).
+
+        Like :meth:`_put`: a local file is written aside and moved, so a file that is there is
+        always whole; an object store publishes the object only once its upload completes.
+        """
+        if not self.is_local:
+            with self.fs.open(path, "wb") as target:
+                target.write(data)
+            return
+        folder, name = posixpath.split(path)
+        self.fs.makedirs(folder, exist_ok=True)
+        temporary = posixpath.join(folder, f".{name}.tmp")
+        with self.fs.open(temporary, "wb") as target:
+            target.write(data)
+        self.fs.mv(temporary, path)

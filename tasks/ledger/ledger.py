@@ -392,3 +392,55 @@ class Ledger:
             query = query.where(t.images.c.capture_id.in_(list(capture_ids)))
         with self.engine.connect() as connection:
             return [uploaded_image(row) for row in connection.execute(query).mappings()]
+
+    # --- backfill ------------------------------------------------------------------------
+
+    def images_on_the_api(
+        self,
+        *,
+        dataset_name: str,
+        subject_keys: Sequence[str] | None = None,
+        captured_from: datetime | None = None,
+        captured_before: datetime | None = None,
+    ) -> list[tuple[UploadedImage, ImageState]]:
+        """Every image of a dataset that exists at the API, with its state, oldest capture first.
+
+        A backfill re-reads these: written ones too, unlike :meth:`uploaded_images`, which
+        lists only what is still to be written. ``subject_keys`` and the capture-time bounds
+        (``captured_from`` included, ``captured_before`` excluded) narrow the list.
+        """
+        query = (
+            select(t.images, t.captures.c.subject_key, t.captures.c.session_key)
+            .add_columns(t.captures.c.dataset_id, t.captures.c.subject_id, t.captures.c.batch_id)
+            .join(t.captures, t.captures.c.capture_id == t.images.c.capture_id)
+            .where(
+                t.captures.c.dataset_name == dataset_name,
+                t.images.c.state.in_([s.value for s in t.ON_THE_API]),
+                t.images.c.image_id.is_not(None),
+            )
+            .order_by(t.images.c.captured_at, t.images.c.capture_id, t.images.c.side)
+        )
+        if subject_keys is not None:
+            query = query.where(t.captures.c.subject_key.in_(sorted(set(subject_keys))))
+        if captured_from is not None:
+            query = query.where(t.images.c.captured_at >= captured_from)
+        if captured_before is not None:
+            query = query.where(t.images.c.captured_at < captured_before)
+        with self.engine.connect() as connection:
+            return [
+                (uploaded_image(row), ImageState(row["state"]))
+                for row in connection.execute(query).mappings()
+            ]
+
+    def enabled_algorithms(self, dataset_name: str) -> tuple[int, ...] | None:
+        """The algorithms the dataset's attached applications run, as the API answered the
+        attach (what makes an image complete); None when no attach is recorded as done."""
+        query = select(t.applications.c.enabled_algorithms).where(
+            t.applications.c.dataset_name == dataset_name,
+            t.applications.c.state == CreateState.CREATED,
+        )
+        with self.engine.connect() as connection:
+            lists = [json.loads(text or "[]") for (text,) in connection.execute(query)]
+        if not lists:
+            return None
+        return tuple(sorted({int(algorithm) for enabled in lists for algorithm in enabled}))

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from prefect.settings import PREFECT_API_URL
-from prefect.testing.utilities import prefect_test_harness
 
 from tests.flows.support import Emulator, running_emulator
 
@@ -30,14 +28,10 @@ def haut_environment() -> Iterator[pytest.MonkeyPatch]:
         yield env
 
 
-@pytest.fixture(scope="session", autouse=True)
-def prefect_server() -> Iterator[str]:
-    """One Prefect test server for every flow run of the session (it takes seconds to start);
-    yields its API URL, which subprocesses are given so they start no server of their own."""
-    with prefect_test_harness(server_startup_timeout=60):
-        url = PREFECT_API_URL.value()
-        assert url, "the Prefect test harness did not set an API URL"
-        yield str(url)
+@pytest.fixture(autouse=True)
+def _flows_need_prefect(prefect_server: str) -> str:
+    """Every end-to-end test runs against the session's Prefect test server."""
+    return prefect_server
 
 
 @pytest.fixture(autouse=True)

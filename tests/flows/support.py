@@ -100,6 +100,8 @@ def running_emulator(
     config = EmulatorConfig(
         algorithm_delay_seconds=algorithm_delay,
         rate_limit_per_second=10_000,
+        # Each flow run and command logs in once; a test runs several within a minute.
+        login_limit_per_minute=1_000,
         state_path=state_path,
         faults=FaultConfig(latency_seconds=latency),
     )

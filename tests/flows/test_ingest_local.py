@@ -226,5 +226,18 @@ def test_the_run_publishes_its_summary_as_prefect_artifacts(sample_run: SampleRu
     reports = [a for a in asyncio.run(read("ingest-report")) if run_id in str(a.data)]
     assert len(reports) == 1
     assert "too_large" in str(reports[0].data)
+    # the first four subjects by key, each plot a PNG in the markdown and a file in the lake
+    report = str(reports[0].data)
+    assert report.count("](data:image/png;base64,iVBORw0KGgo") == 4
+    assert "### alice" in report
+    assert "### dara" in report
+    assert "### erin" not in report
+    plots = Path(sample_run.options.lake) / "reports" / "plots"
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "alice.png",
+        "bob.png",
+        "chen.png",
+        "dara.png",
+    ]
     tables = asyncio.run(read("ingest-summary"))
     assert any("images uploaded" in str(t.data) for t in tables)

@@ -1,0 +1,163 @@
+"""Smoothing flows: the API's smoothed_results pulled into the lake, and compared with local.
+
+:func:`pull_smoothed_results` (a Prefect flow) reads the lake's complete images, asks the API for
+each image's ``smoothed_results`` under every setting asked for, and writes the rows to the
+``smoothed_results`` table: chunks of images as tasks, asyncio concurrency inside (as the ingest
+does; a task per request would cost more than the request). :func:`compare_smoothing` does the
+same reads without Prefect or writes and sets them beside the lake's own smoothing.
+
+Both open the service exactly as the ingest does (``api_url``, else the settings, else the
+embedded emulator kept in ``<state_dir>/emulator.sqlite``), so they ask the service that
+analysed the images.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
+from pydantic import BaseModel, Field, Secret
+
+from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from haut.client import HautClient
+from hautflow.service import connect
+from schemas.captures import UploadedImage
+from tasks.lake import Lake, create_views
+from tasks.lake import connect as connect_lake
+from tasks.smoothing.compare import Comparison, compare
+from tasks.smoothing.pull import PullOutcome, lake_images, pull_smoothed
+from tasks.smoothing.settings import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_WINDOW_DAYS,
+    Smoothing,
+    SmoothingMethod,
+)
+
+CHUNKS_IN_FLIGHT = 4
+"""Chunks pulling at once; the client's own limits bound the requests in flight."""
+
+
+class SmoothingOptions(BaseModel):
+    """What to pull or compare (see ``hautflow smoothing pull --help`` for each)."""
+
+    lake: str = Field(DEFAULT_LAKE, description="The Parquet lake the images are read from")
+    state_dir: str = Field(
+        DEFAULT_STATE, description="The embedded emulator's state and the views file"
+    )
+    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
+    subjects: list[str] | None = Field(None, description="Subject keys (default: all)")
+    methods: list[SmoothingMethod] = Field(
+        default_factory=lambda: [SmoothingMethod.MEAN], min_length=1
+    )
+    window_days: int = Field(DEFAULT_WINDOW_DAYS, ge=1, description="sample_time_window, days")
+    max_size: int = Field(DEFAULT_MAX_SIZE, ge=1, description="sample_max_size, images")
+    chunk_size: int = Field(50, ge=1, description="Images per pull task")
+    storage_options: Secret[dict[str, Any]] | None = Field(
+        None, description="fsspec options (e.g. endpoint, key, secret) for a bucket lake"
+    )
+
+    @property
+    def views_path(self) -> Path:
+        return Path(self.state_dir) / "lake.duckdb"
+
+    @property
+    def emulator_state(self) -> Path:
+        return Path(self.state_dir) / "emulator.sqlite"
+
+    def settings(self) -> list[Smoothing]:
+        """One setting per method, all with the same window and max size."""
+        return [Smoothing(method, self.window_days, self.max_size) for method in self.methods]
+
+    def fs_options(self) -> dict[str, Any] | None:
+        return None if self.storage_options is None else self.storage_options.get_secret_value()
+
+
+@dataclass
+class PullSummary:
+    """What a pull did."""
+
+    run_id: str
+    settings: list[Smoothing]
+    images: int = 0
+    rows_written: int = 0
+    missing: list[str] = field(default_factory=list)
+
+
+def _read_images(options: SmoothingOptions) -> list[UploadedImage]:
+    con = connect_lake(options.lake, storage_options=options.fs_options())
+    try:
+        return lake_images(con, subject_keys=options.subjects)
+    finally:
+        con.close()
+
+
+def _chunks(images: Sequence[UploadedImage], size: int) -> list[Sequence[UploadedImage]]:
+    return [images[i : i + size] for i in range(0, len(images), size)]
+
+
+@task(name="pull-smoothed-chunk", cache_policy=NO_CACHE)
+async def pull_chunk(
+    client: HautClient,
+    images: Sequence[UploadedImage],
+    settings: Sequence[Smoothing],
+    lake: Lake,
+    run_id: str,
+) -> PullOutcome:
+    outcome = await pull_smoothed(client, images, settings, run_id=run_id)
+    await asyncio.to_thread(lake.write, outcome.rows, run_id=run_id)
+    return outcome
+
+
+@flow(name="smoothing-pull", log_prints=False)
+async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
+    """Pull the API's smoothed_results of the lake's complete images into the lake."""
+    started = datetime.now(UTC)
+    summary = PullSummary(
+        run_id=f"smoothing-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
+        settings=options.settings(),
+    )
+    images = _read_images(options)
+    summary.images = len(images)
+    lake = Lake(options.lake, options.fs_options())
+    in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+    async with connect(api_url=options.api_url, emulator_state=options.emulator_state) as service:
+        if service.embedded_emulator:
+            get_run_logger().info("No Haut.AI credentials: using the embedded emulator")
+
+        async def one(chunk: Sequence[UploadedImage]) -> PullOutcome:
+            async with in_flight:
+                return await pull_chunk(
+                    service.client, quote(chunk), quote(summary.settings), lake, summary.run_id
+                )
+
+        outcomes = await asyncio.gather(*(one(c) for c in _chunks(images, options.chunk_size)))
+    for outcome in outcomes:
+        summary.rows_written += len(outcome.rows)
+        summary.missing.extend(outcome.missing)
+    create_views(options.lake, options.views_path, storage_options=options.fs_options())
+    return summary
+
+
+async def compare_smoothing(options: SmoothingOptions) -> Comparison:
+    """Ask the API for the lake's complete images and compare with the lake's own smoothing.
+
+    Reads only: nothing is written, no Prefect server is needed.
+    """
+    images = _read_images(options)
+    settings = options.settings()
+    async with connect(api_url=options.api_url, emulator_state=options.emulator_state) as service:
+        outcome = await pull_smoothed(service.client, images, settings, run_id="compare")
+    api_rows = list(outcome.rows.rows.get("smoothed_results", {}).values())
+    con = connect_lake(options.lake, storage_options=options.fs_options())
+    try:
+        return compare(con, api_rows, settings, subjects=options.subjects, missing=outcome.missing)
+    finally:
+        con.close()

@@ -1,0 +1,121 @@
+"""``hautflow backfill``: re-pull history, aux and smoothed results into the lake.
+
+The flow and Prefect are imported when the command runs, so ``hautflow --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+
+if TYPE_CHECKING:
+    from flows.backfill import BackfillOptions, BackfillSummary
+
+
+def backfill_command(
+    since: Annotated[str | None, typer.Option(help="First capture day, YYYY-MM-DD.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Last capture day, YYYY-MM-DD (included).")
+    ] = None,
+    subject: Annotated[
+        list[str] | None, typer.Option(help="A subject key (folder name); repeat for more.")
+    ] = None,
+    dataset: Annotated[
+        str, typer.Option(help="Haut.AI dataset the ingest uploaded to.")
+    ] = "hautflow",
+    method: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Smoothing method: mean, mean_without_outliers, linear_approximation; "
+            "repeat for more (default: all three)."
+        ),
+    ] = None,
+    window: Annotated[int, typer.Option(help="Smoothing window, days.")] = 14,
+    max_size: Annotated[int, typer.Option(help="Most images a smoothed value takes.")] = 10,
+    lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
+    state: Annotated[
+        str, typer.Option(help="Ledger, embedded emulator state and the views file.")
+    ] = DEFAULT_STATE,
+    api_url: Annotated[
+        str | None, typer.Option(envvar="HAUT_API_URL", help="A Haut.AI-compatible service.")
+    ] = None,
+    ledger_url: Annotated[
+        str | None, typer.Option(envvar="HAUTFLOW_LEDGER_URL", help="SQLAlchemy URL of the ledger.")
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="Images per task.")] = 50,
+    concurrency: Annotated[int, typer.Option(help="Images read at once per chunk.")] = 8,
+) -> None:
+    """Re-pull history, aux and smoothed results of uploaded images into the lake."""
+    # Rows keep their ids, so they are replaced, never doubled: it restores lost files and
+    # fills the smoothed_results table; nothing is uploaded.
+    from pydantic import ValidationError
+
+    from flows.backfill import BackfillOptions
+
+    # Unset lists take the options' defaults (every subject, every method).
+    lists = {"subjects": subject, "methods": method}
+    try:
+        options = BackfillOptions(
+            **{name: value for name, value in lists.items() if value},
+            date_from=_day(since, "--since"),
+            date_to=_day(until, "--until"),
+            dataset=dataset,
+            window_days=window,
+            max_size=max_size,
+            lake=lake,
+            state_dir=state,
+            api_url=api_url,
+            ledger_url=ledger_url,
+            chunk_size=chunk_size,
+            concurrency=concurrency,
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    summary = _run(options)
+    _print_summary(summary, options)
+    raise typer.Exit(0 if summary.ok else 1)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{option} {text!r}: expected a day such as 2026-01-31") from None
+
+
+def _run(options: BackfillOptions) -> BackfillSummary:
+    from flows.backfill import BackfillError, backfill
+    from haut.errors import AuthError
+    from hautflow.settings import ConfigurationError
+    from tasks.ledger import LedgerBusyError
+
+    try:
+        return asyncio.run(backfill(options))
+    except (BackfillError, LedgerBusyError, ConfigurationError, AuthError) as exc:
+        typer.secho(f"hautflow backfill: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+
+def _print_summary(summary: BackfillSummary, options: BackfillOptions) -> None:
+    record = summary.record
+    typer.echo(f"Backfill run {record.run_id}: {record.status}  ({record.source})")
+    for what, count in summary.count_rows():
+        typer.echo(f"  {what:<28}{count:>8}")
+    for image_id in summary.pending:
+        typer.echo(f"pending {image_id}: not finished at the API (the next ingest picks it up)")
+    for image_id, reason in summary.failed:
+        typer.secho(f"not rewritten {image_id}: {reason}", fg="yellow")
+    if summary.images == 0:
+        typer.echo(
+            f"Nothing to backfill: the ledger in {options.state_dir} knows no uploaded image of "
+            f"dataset {options.dataset!r} in that range (check --dataset, --subject, --state)."
+        )
+        return
+    typer.echo(f"Lake: {options.lake}   views: {options.views_path}")

@@ -1,0 +1,123 @@
+"""Reading the API's ``smoothed_results`` for images the lake already holds.
+
+The images come back out of the lake's ``images`` view as :class:`UploadedImage`s (every field
+the upload recorded is there), so a pull needs neither the ledger nor the photo folder. Each
+image is asked once per setting; the client bounds how many requests are in flight and how fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from haut.client import HautClient
+from haut.errors import NotFoundError
+from schemas.captures import Side, SourceImage, UploadedImage
+from tasks.lake.rows import LakeRows
+from tasks.smoothing.rows import smoothed_rows
+from tasks.smoothing.settings import Smoothing
+
+if TYPE_CHECKING:
+    import duckdb
+
+_IMAGES_SQL = """
+SELECT image_id, capture_id, subject_key, session_key, dataset_id, subject_id, batch_id,
+       source_uri, side, sha256, size_bytes, image_format, captured_at, captured_at_source,
+       light_id, uploaded_at
+FROM images
+WHERE status = 'complete'
+  AND ($subjects IS NULL OR list_contains($subjects, subject_key))
+ORDER BY subject_key, captured_at, side, image_id
+"""
+
+
+def _uploaded(row: dict[str, Any]) -> UploadedImage:
+    source = SourceImage(
+        uri=row["source_uri"] or "",
+        side=Side(row["side"]),
+        sha256=row["sha256"] or "",
+        size=row["size_bytes"] or 0,
+        image_format=row["image_format"] or "JPEG",
+        captured_at=row["captured_at"],
+        captured_at_source=row["captured_at_source"] or "",
+        light_id=row["light_id"] or 1,
+    )
+    return UploadedImage(
+        capture_id=row["capture_id"] or "",
+        subject_key=row["subject_key"],
+        session_key=row["session_key"],
+        dataset_id=row["dataset_id"],
+        subject_id=row["subject_id"],
+        batch_id=row["batch_id"],
+        image_id=row["image_id"],
+        source=source,
+        uploaded_at=row["uploaded_at"],
+    )
+
+
+def lake_images(
+    con: duckdb.DuckDBPyConnection, *, subject_keys: Sequence[str] | None = None
+) -> list[UploadedImage]:
+    """The lake's complete images (of these subjects, if given), oldest first per subject."""
+    cursor = con.execute(_IMAGES_SQL, {"subjects": list(subject_keys) if subject_keys else None})
+    names = [column[0] for column in cursor.description]
+    return [_uploaded(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+@dataclass
+class PullOutcome:
+    """What a pull read: the rows for the lake, and the images the API no longer has."""
+
+    rows: LakeRows
+    missing: list[str]
+    """Image ids the API answered 404 for (deleted, or another service than the ingest's)."""
+
+    def extend(self, other: PullOutcome) -> None:
+        self.rows.extend(other.rows)
+        self.missing.extend(other.missing)
+
+
+async def _pull_one(
+    client: HautClient, image: UploadedImage, setting: Smoothing, run_id: str
+) -> LakeRows | None:
+    try:
+        values = await client.smoothed_results(
+            image.ref,
+            method=setting.method.value,
+            window_days=setting.window_days,
+            max_size=setting.max_size,
+        )
+    except NotFoundError:
+        return None
+    return smoothed_rows(
+        image,
+        values,
+        method=setting.method.value,
+        window_days=setting.window_days,
+        max_size=setting.max_size,
+        run_id=run_id,
+    )
+
+
+async def pull_smoothed(
+    client: HautClient,
+    images: Sequence[UploadedImage],
+    settings: Sequence[Smoothing],
+    *,
+    run_id: str,
+) -> PullOutcome:
+    """Every image's smoothed_results under every setting, as ``smoothed_results`` rows."""
+    jobs = [(image, setting) for image in images for setting in settings]
+    answers = await asyncio.gather(
+        *(_pull_one(client, image, setting, run_id) for image, setting in jobs)
+    )
+    outcome = PullOutcome(LakeRows(), [])
+    for (image, _), rows in zip(jobs, answers, strict=True):
+        if rows is None:
+            if image.image_id not in outcome.missing:
+                outcome.missing.append(image.image_id)
+        else:
+            outcome.rows.extend(rows)
+    return outcome
