@@ -32,6 +32,7 @@ from tasks import progress
 from tasks.discovery import discover
 from tasks.lake import BufferedLakeWriter, Lake, RunRecord, create_views, quarantine_rows, run_rows
 from tasks.ledger import Ledger
+from tasks.ledger.location import open_ledger
 from tasks.progress import Stage
 from tasks.uploading import (
     DatasetContext,
@@ -203,13 +204,6 @@ class _Run:
         )
 
 
-def _open_ledger(options: IngestOptions) -> Ledger:
-    address = options.ledger_address()
-    if address:
-        return Ledger(address)
-    return Ledger.sqlite(Path(options.state_dir) / "ledger.sqlite")
-
-
 def _announce_totals(captures: Sequence[Capture], carried_over: Sequence[UploadedImage]) -> None:
     images = sum(len(c.images) for c in captures) + len(carried_over)
     reporter = progress.current()
@@ -263,7 +257,7 @@ async def ingest(options: IngestOptions) -> RunSummary:
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     lake = Lake(options.lake, options.fs_options())
     discovery = discover_task(options)
-    ledger = _open_ledger(options)
+    ledger = open_ledger(options.state_dir, options.ledger_address())
     try:
         with ledger.run_lock(run_id):
             summary = await _run(options, lake, ledger, discovery, run_id, started)

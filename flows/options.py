@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, Secret, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr
 
 from tasks.operations.retention import MAX_DAYS, Retention
 
@@ -18,6 +18,9 @@ DEFAULT_STATE = "data/state"
 
 class IngestOptions(BaseModel):
     """Options of one ingest run (see ``hautflow ingest --help`` for each)."""
+
+    # A misspelt option in a deployment's parameters is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
 
     source: str = Field(description="Image folder: a path, file://, s3://, gs:// or memory:// URL")
     lake: str = Field(DEFAULT_LAKE, description="Where the Parquet lake is written")
@@ -48,6 +51,9 @@ class IngestOptions(BaseModel):
     )
     clean_images_as_soon_as_ready: bool | None = Field(
         None, description="Retention for a new dataset: delete each photo once analysed"
+    )
+    report_plots: int = Field(
+        4, ge=0, le=20, description="Subjects whose skin diary the run's report draws (0: none)"
     )
     wait: Literal["poll", "websocket", "webhook"] = "poll"
     wait_options: dict[str, Any] = Field(

@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, Field, Secret
+from pydantic import BaseModel, ConfigDict, Field, Secret
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
 from hautflow.service import connect
@@ -32,6 +32,8 @@ from tasks.operations.reports import (
 
 class ReportOptions(BaseModel):
     """Options of one reports run (the flow's parameter; deployments pass it as JSON)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     lake: str = Field(
         DEFAULT_LAKE, description=f"The Parquet lake; reports go to its {REPORTS_FOLDER}/"
