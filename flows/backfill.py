@@ -10,16 +10,19 @@ It uploads nothing and creates nothing at the API. It holds the ledger's run loc
 it moves images to ``written`` or ``pending``, which an ingest running at the same time would
 also do for its carried-over images, and the two would write the same rows.
 
-Orchestration as in :mod:`flows.ingest`: a Prefect task per chunk of images (``quote``d
-parameters, asyncio concurrency inside), one shared client, one buffered lake writer.
+This module keeps the options, the summary, the Prefect tasks and the flow; planning, reading
+and writing are plain functions in :mod:`tasks.backfill`. Orchestration as in
+:mod:`flows.ingest`: a Prefect task per chunk of images (``quote``d parameters, asyncio
+concurrency inside), one shared client, one buffered lake writer.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,33 +30,25 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, Field, Secret, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, model_validator
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from haut.client import HautClient
-from haut.errors import HautError
-from haut.paths import SubjectRef
 from haut.redaction import redact
 from hautflow.service import connect
-from schemas.api_results import ResultRow, SmoothedValue
-from schemas.captures import UploadedImage
-from tasks.lake import BufferedLakeWriter, Lake, LakeRows, RunRecord, create_views, run_rows
-from tasks.ledger import ImageState, Ledger
-from tasks.smoothing.rows import smoothed_rows
+from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
+from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
+from tasks.backfill.write import BackfillWriter
+from tasks.lake import Lake, RunRecord, create_views, run_rows
+from tasks.ledger import Ledger
+from tasks.ledger.location import existing_ledger
 from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
-from tasks.uploading import mark_pending, mark_written
-from tasks.waiting import ImageResults
-
-ENVELOPE_EXTRAS = ("batch_id", "subject_id")
-"""Keys ``all_results`` adds to the ``/results/`` row envelope (reference §13.3): dropped, so
-a backfilled row's raw JSON is the one the ingest wrote and the views do not change."""
 
 CHUNKS_IN_FLIGHT = 4
 """Chunks read at once: enough to overlap one chunk's writing with the next ones' reading,
 few enough that memory holds only their results."""
 
-SMOOTHED_FLUSH_ROWS = 50_000
-"""Smoothed rows buffered before they are written (a few dozen per image)."""
+LISTED_IMAGES = 20
+"""Images named one by one in the log and on the terminal; the rest are counted."""
 
 
 class BackfillError(RuntimeError):
@@ -62,6 +57,9 @@ class BackfillError(RuntimeError):
 
 class BackfillOptions(BaseModel):
     """Options of one backfill run (see ``hautflow backfill --help`` for each)."""
+
+    # A misspelt option in a deployment's parameters is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
 
     date_from: date | None = Field(None, description="First capture day (UTC), inclusive")
     date_to: date | None = Field(None, description="Last capture day (UTC), inclusive")
@@ -133,240 +131,7 @@ class BackfillOptions(BaseModel):
         return start, end
 
 
-# --- what to read ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """An image to re-read, and its state in the ledger before the backfill."""
-
-    image: UploadedImage
-    state: ImageState
-
-
-@dataclass(frozen=True)
-class SubjectSlice:
-    """Some of one subject's images, consecutive in time: read with one ``all_results`` call
-    over their capture days."""
-
-    targets: tuple[Target, ...]
-
-    @property
-    def subject(self) -> SubjectRef:
-        image = self.targets[0].image
-        return SubjectRef(image.dataset_id, image.subject_id)
-
-    @property
-    def days(self) -> tuple[date, date]:
-        """First and last capture day (UTC) of the slice's images."""
-        moments = [t.image.source.captured_at.astimezone(UTC).date() for t in self.targets]
-        return min(moments), max(moments)
-
-
-def plan_chunks(targets: Sequence[Target], size: int) -> list[list[SubjectSlice]]:
-    """Chunks of at most ``size`` images, each a list of subject slices.
-
-    A subject's images stay together in time order, split only when there are more than
-    ``size``; small subjects share a chunk, so a thousand people with five photos each are
-    twenty tasks, not a thousand.
-    """
-    by_subject: dict[str, list[Target]] = {}
-    for target in sorted(targets, key=lambda t: t.image.source.captured_at):
-        by_subject.setdefault(target.image.subject_id, []).append(target)
-    chunks: list[list[SubjectSlice]] = []
-    current: list[SubjectSlice] = []
-    filled = 0
-    for subject_targets in by_subject.values():
-        for start in range(0, len(subject_targets), size):
-            piece = SubjectSlice(tuple(subject_targets[start : start + size]))
-            if filled + len(piece.targets) > size and current:
-                chunks.append(current)
-                current, filled = [], 0
-            current.append(piece)
-            filled += len(piece.targets)
-    if current:
-        chunks.append(current)
-    return chunks
-
-
-# --- reading -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Reading:
-    """What the API holds for one image now."""
-
-    target: Target
-    results: ImageResults
-    smoothed: dict[SmoothingMethod, list[SmoothedValue]] = field(default_factory=dict)
-    error: str | None = None
-
-
-def results_by_image(rows: Sequence[ResultRow]) -> dict[str, list[ResultRow]]:
-    """``all_results`` rows grouped by image, each in the ``/results/`` envelope."""
-    grouped: dict[str, list[ResultRow]] = {}
-    for row in rows:
-        if row.image_id is None:
-            continue  # not attributable to an image: nothing to write it under
-        # Only the raw JSON keeps the extras (flattening takes ids from the image): a copy
-        # with a trimmed raw, not a second validation of the whole payload.
-        plain = {k: v for k, v in row.raw.items() if k not in ENVELOPE_EXTRAS}
-        grouped.setdefault(row.image_id, []).append(row.model_copy(update={"raw": plain}))
-    return grouped
-
-
-def is_complete(rows: Sequence[ResultRow], expected: Collection[int]) -> bool:
-    """Every expected algorithm has a row (the ingest's rule)."""
-    finished = {row.algorithm_version_id for row in rows if row.algorithm_version_id is not None}
-    return set(expected) <= finished
-
-
-class _ChunkReader:
-    """Reads one chunk: a history call per subject slice, then per image aux and smoothing."""
-
-    def __init__(
-        self, client: HautClient, expected: Collection[int], options: BackfillOptions
-    ) -> None:
-        self.client, self.expected, self.options = client, expected, options
-        self._slots = asyncio.Semaphore(options.concurrency)
-
-    async def chunk(self, slices: Sequence[SubjectSlice]) -> list[Reading]:
-        per_slice = await asyncio.gather(*(self._slice(piece) for piece in slices))
-        return [reading for readings in per_slice for reading in readings]
-
-    async def _slice(self, piece: SubjectSlice) -> list[Reading]:
-        first, last = piece.days
-        try:
-            async with self._slots:
-                history = await self.client.all_results(
-                    piece.subject, date_from=first, date_to=last
-                )
-        except HautError:
-            # A service without the history call (the vendor's record of it is thin, reference
-            # §13.3) or a failed one: each image is read on its own, and its error, if any, is
-            # the image's.
-            history = []
-        grouped = results_by_image(history)
-        return list(
-            await asyncio.gather(
-                *(self._image(t, grouped.get(t.image.image_id)) for t in piece.targets)
-            )
-        )
-
-    async def _image(self, target: Target, rows: list[ResultRow] | None) -> Reading:
-        ref = target.image.ref
-        try:
-            async with self._slots:
-                if rows is None:
-                    # Not in the subject's history (a capture time on a day boundary the API
-                    # reads otherwise): the image's own results say the same.
-                    rows = await self.client.results(ref)
-                if not is_complete(rows, self.expected):
-                    return Reading(target, ImageResults(target.image, rows, [], complete=False))
-                aux = await self.client.aux_images(ref)
-                smoothed = {
-                    method: await self.client.smoothed_results(
-                        ref,
-                        method=method.value,
-                        window_days=self.options.window_days,
-                        max_size=self.options.max_size,
-                    )
-                    for method in self.options.methods
-                }
-        except HautError as exc:
-            return _failed(target, exc)
-        return Reading(target, ImageResults(target.image, rows, aux, complete=True), smoothed)
-
-
-def _failed(target: Target, exc: HautError) -> Reading:
-    return Reading(
-        target, ImageResults(target.image, [], [], complete=False), error=redact(str(exc))
-    )
-
-
-# --- writing -------------------------------------------------------------------------------
-
-
-class _Outcome:
-    """Counts and the writers of one run, shared by its chunks."""
-
-    def __init__(self, lake: Lake, ledger: Ledger, run_id: str, options: BackfillOptions) -> None:
-        self.lake, self.ledger, self.run_id, self.options = lake, ledger, run_id, options
-        self.writer = BufferedLakeWriter(
-            lake, run_id=run_id, on_written=lambda ids: mark_written(ledger, ids)
-        )
-        self._smoothed = LakeRows()
-        self._lock = asyncio.Lock()
-        self.complete = 0
-        self.pending: list[str] = []
-        self.failed: list[tuple[str, str]] = []
-        self.smoothed_rows = 0
-
-    async def add(self, readings: Sequence[Reading]) -> None:
-        to_write: list[ImageResults] = []
-        for reading in readings:
-            image_id = reading.target.image.image_id
-            if reading.error is not None:
-                self.failed.append((image_id, reading.error))
-            elif reading.results.complete:
-                self.complete += 1
-                to_write.append(reading.results)
-                await self._add_smoothed(reading)
-            elif reading.target.state is ImageState.WRITTEN:
-                # Complete once and in the lake; a pending row now would hide those results.
-                self.failed.append(
-                    (image_id, "results no longer complete at the API; the lake keeps its rows")
-                )
-            else:
-                self.pending.append(image_id)
-                to_write.append(reading.results)
-        unfinished = [r.image.image_id for r in to_write if not r.complete]
-        if unfinished:
-            mark_pending(self.ledger, unfinished, "results not complete at the backfill")
-        await self.writer.add(to_write)
-
-    async def _add_smoothed(self, reading: Reading) -> None:
-        rows = LakeRows()
-        for method, values in reading.smoothed.items():
-            rows.extend(
-                smoothed_rows(
-                    reading.target.image,
-                    values,
-                    method=method.value,
-                    window_days=self.options.window_days,
-                    max_size=self.options.max_size,
-                    run_id=self.run_id,
-                )
-            )
-        async with self._lock:
-            self._smoothed.extend(rows)
-            full = len(self._smoothed) >= SMOOTHED_FLUSH_ROWS
-        if full:
-            await self._flush_smoothed()
-
-    async def _flush_smoothed(self) -> None:
-        async with self._lock:
-            rows, self._smoothed = self._smoothed, LakeRows()
-            if len(rows) == 0:
-                return
-            await asyncio.to_thread(self.lake.write, rows, run_id=self.run_id)
-            self.smoothed_rows += len(rows)
-
-    async def flush(self) -> None:
-        await self.writer.flush()
-        await self._flush_smoothed()
-
-    def tally(self, record: RunRecord) -> RunRecord:
-        return replace(
-            record,
-            images_complete=self.complete,
-            images_pending=len(self.pending),
-            images_failed=len(self.failed),
-            rows_written=self.writer.rows_written + self.smoothed_rows,
-        )
-
-
-# --- the flow ------------------------------------------------------------------------------
+# --- the summary ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -381,10 +146,12 @@ class BackfillSummary:
     """Images still unfinished at the API, written as pending."""
     failed: Sequence[tuple[str, str]] = ()
     """Images not rewritten, with why."""
+    smoothing_failed: Sequence[tuple[str, str, str]] = ()
+    """(image, method, why) of smoothings the API refused; those images' results were written."""
 
     @property
     def ok(self) -> bool:
-        return not (self.pending or self.failed)
+        return not (self.pending or self.failed or self.smoothing_failed)
 
     def count_rows(self) -> list[tuple[str, int]]:
         """(what, count) lines for the terminal."""
@@ -394,9 +161,34 @@ class BackfillSummary:
             ("images rewritten complete", r.images_complete),
             ("images pending at the API", r.images_pending),
             ("images not rewritten", r.images_failed),
-            ("rows written", r.rows_written),
+            ("smoothings refused", len(self.smoothing_failed)),
+            ("rows written (all tables)", r.rows_written),
             ("smoothed rows written", self.smoothed_rows),
         ]
+
+    def one_line(self) -> str:
+        """The run in a line, for the log."""
+        counts = ", ".join(f"{what} {count}" for what, count in self.count_rows())
+        return f"Backfill {self.record.status} ({self.record.source}): {counts}"
+
+    def problems(self, limit: int = LISTED_IMAGES) -> list[str]:
+        """A line per image left pending, not rewritten or with a refused smoothing: the first
+        ``limit``, then how many more (a run over thousands of images must not flood)."""
+        lines = [
+            f"pending {image_id}: not finished at the API (the next ingest picks it up)"
+            for image_id in self.pending
+        ]
+        lines += [f"not rewritten {image_id}: {why}" for image_id, why in self.failed]
+        lines += [
+            f"smoothing {method} refused for {image_id}: {why}"
+            for image_id, method, why in self.smoothing_failed
+        ]
+        if len(lines) > limit:
+            return [*lines[:limit], f"... and {len(lines) - limit} more"]
+        return lines
+
+
+# --- the tasks and the flow ----------------------------------------------------------------
 
 
 @task(name="select-images", cache_policy=NO_CACHE)
@@ -412,39 +204,44 @@ def select_task(ledger: Ledger, options: BackfillOptions) -> list[Target]:
 
 
 @task(name="read-chunk", cache_policy=NO_CACHE)
-async def read_chunk(
-    client: HautClient,
-    slices: Sequence[SubjectSlice],
-    expected: Collection[int],
-    options: BackfillOptions,
-) -> list[Reading]:
-    return await _ChunkReader(client, expected, options).chunk(slices)
+async def read_chunk(reader: ChunkReader, slices: Sequence[SubjectSlice]) -> list[Reading]:
+    return await reader.chunk(slices)
 
 
 @task(name="write-chunk", cache_policy=NO_CACHE)
-async def write_chunk(outcome: _Outcome, readings: Sequence[Reading]) -> None:
-    await outcome.add(readings)
-
-
-def _open_ledger(options: BackfillOptions) -> Ledger:
-    address = options.ledger_address()
-    if address:
-        return Ledger(address)
-    return Ledger.sqlite(Path(options.state_dir) / "ledger.sqlite")
+async def write_chunk(writer: BackfillWriter, readings: Sequence[Reading]) -> None:
+    await writer.add(readings)
 
 
 @flow(name="backfill", log_prints=False)
-async def backfill(options: BackfillOptions) -> BackfillSummary:
+async def backfill(options: BackfillOptions = BackfillOptions()) -> BackfillSummary:  # noqa: B008
     """Re-pull history, aux and smoothed results of the images in range into the lake."""
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     lake = Lake(options.lake, options.fs_options())
-    ledger = _open_ledger(options)
+    ledger = existing_ledger(options.state_dir, options.ledger_address())
+    if ledger is None:
+        raise BackfillError(
+            f"no ledger in {options.state_dir}: the backfill re-reads what an ingest uploaded; "
+            "point --state (state_dir) or --ledger-url at the ingest's, or run `hautflow ingest`"
+        )
     try:
         with ledger.run_lock(run_id):
-            return await _run(options, lake, ledger, run_id, started)
+            summary = await _run(options, lake, ledger, run_id, started)
     finally:
         ledger.close()
+    _log_summary(get_run_logger(), summary)
+    return summary
+
+
+def _log_summary(
+    logger: logging.Logger | logging.LoggerAdapter[Any], summary: BackfillSummary
+) -> None:
+    """What a deployed run shows in the UI: a warning per image left behind (capped) and the
+    counts in one line."""
+    for line in summary.problems():
+        logger.warning(line)
+    logger.info(summary.one_line())
 
 
 async def _run(
@@ -454,9 +251,9 @@ async def _run(
     expected = ledger.enabled_algorithms(options.dataset)
     if targets and not expected:
         raise BackfillError(
-            f"the ledger {ledger!r} has images of dataset {options.dataset!r} but no attached "
-            "application, so it cannot tell complete results: run `hautflow ingest` once "
-            "for this dataset, which attaches it"
+            f"the ledger {ledger!r} has images of dataset {options.dataset!r} but no attach of "
+            "the ingest's application, so it cannot tell complete results: run "
+            "`hautflow ingest` once for this dataset, which attaches it"
         )
     record = RunRecord(
         run_id=run_id,
@@ -467,30 +264,35 @@ async def _run(
     )
     # In the manifest from its start: a run that dies leaves its "running" row.
     lake.write(run_rows(record), run_id=run_id)
-    outcome = _Outcome(lake, ledger, run_id, options)
+    writer = BackfillWriter(
+        lake, ledger, run_id, window_days=options.window_days, max_size=options.max_size
+    )
     try:
-        if targets:
-            await _read_and_write(options, targets, expected or (), outcome)
+        if targets and expected:
+            await _read_and_write(options, targets, expected, writer)
     except BaseException as exc:
         failure = replace(
-            outcome.tally(record),
+            writer.tally(record),
             finished_at=datetime.now(UTC),
             status="failed",
             error=redact(repr(exc)),
         )
         lake.write(run_rows(failure), run_id=run_id)
         raise
-    record = outcome.tally(record)
-    status = "incomplete" if record.images_pending or record.images_failed else "completed"
-    record = replace(record, finished_at=datetime.now(UTC), status=status)
+    record = writer.tally(record)
+    left_behind = record.images_pending or record.images_failed or writer.smoothing_failed
+    record = replace(
+        record, finished_at=datetime.now(UTC), status="incomplete" if left_behind else "completed"
+    )
     lake.write(run_rows(record), run_id=run_id)
     create_views(options.lake, options.views_path, storage_options=options.fs_options())
     return BackfillSummary(
         record=record,
         images=len(targets),
-        smoothed_rows=outcome.smoothed_rows,
-        pending=outcome.pending,
-        failed=outcome.failed,
+        smoothed_rows=writer.smoothed_rows,
+        pending=writer.pending,
+        failed=writer.failed,
+        smoothing_failed=writer.smoothing_failed,
     )
 
 
@@ -498,27 +300,46 @@ async def _read_and_write(
     options: BackfillOptions,
     targets: Sequence[Target],
     expected: Collection[int],
-    outcome: _Outcome,
+    writer: BackfillWriter,
 ) -> None:
+    logger = get_run_logger()
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
     async with connect(api_url=options.api_url, emulator_state=emulator_state) as connection:
         if connection.embedded_emulator:
-            get_run_logger().info(
-                "No Haut.AI credentials: using the embedded emulator (%s)", connection.url
-            )
-
+            logger.info("No Haut.AI credentials: using the embedded emulator (%s)", connection.url)
+        smoothing = SmoothingRequest(tuple(options.methods), options.window_days, options.max_size)
+        reader = ChunkReader(
+            connection.client, expected, smoothing, concurrency=options.concurrency
+        )
         in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
 
         async def one(slices: list[SubjectSlice]) -> None:
             async with in_flight:
-                readings = await read_chunk(connection.client, quote(slices), expected, options)
-                await write_chunk(outcome, quote(readings))
+                readings = await read_chunk(reader, quote(slices))
+                await write_chunk(writer, quote(readings))
 
         try:
-            # A TaskGroup cancels the other chunks when one fails, so a failed run stops whole.
+            # A TaskGroup cancels the other chunks when one fails (a refused login, a service
+            # that is down), so a failed run stops whole.
             async with asyncio.TaskGroup() as group:
                 for slices in plan_chunks(targets, options.chunk_size):
                     group.create_task(one(slices))
+        except BaseExceptionGroup as errors:
+            # The first chunk's error itself, so that callers (the CLI's AuthError handler)
+            # see what happened rather than a group.
+            raise _first_error(errors) from errors
         finally:
             # What was read before a failure is kept: written now.
-            await outcome.flush()
+            await writer.flush()
+            if reader.history_refused:
+                logger.warning(
+                    "The service refused all_results (%s): images were read one by one",
+                    reader.history_refused,
+                )
+
+
+def _first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
+    error: BaseException = errors
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field, Secret
 
+from flows.ingest import _chunks
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
 from haut.client import HautClient
+from haut.redaction import redact
 from hautflow.service import connect
 from schemas.captures import UploadedImage
-from tasks.lake import Lake, create_views
+from tasks.lake import Lake, RunRecord, create_views, run_rows
 from tasks.lake import connect as connect_lake
-from tasks.smoothing.compare import Comparison, compare
-from tasks.smoothing.pull import PullOutcome, lake_images, pull_smoothed
+from tasks.smoothing.compare import ApiAnswers, Comparison, compare
+from tasks.smoothing.pull import SmoothedWriter, lake_images, pull_smoothed
 from tasks.smoothing.settings import (
     DEFAULT_MAX_SIZE,
     DEFAULT_WINDOW_DAYS,
@@ -99,26 +101,39 @@ def _read_images(options: SmoothingOptions) -> list[UploadedImage]:
         con.close()
 
 
-def _chunks(images: Sequence[UploadedImage], size: int) -> list[Sequence[UploadedImage]]:
-    return [images[i : i + size] for i in range(0, len(images), size)]
-
-
 @task(name="pull-smoothed-chunk", cache_policy=NO_CACHE)
 async def pull_chunk(
     client: HautClient,
     images: Sequence[UploadedImage],
     settings: Sequence[Smoothing],
-    lake: Lake,
+    writer: SmoothedWriter,
     run_id: str,
-) -> PullOutcome:
+) -> list[str]:
+    """Pull one chunk into the run's buffered writer; the images the API does not know."""
     outcome = await pull_smoothed(client, images, settings, run_id=run_id)
-    await asyncio.to_thread(lake.write, outcome.rows, run_id=run_id)
-    return outcome
+    await writer.add(outcome.rows)
+    return outcome.missing
+
+
+def _record(options: SmoothingOptions, summary: PullSummary, started: datetime) -> RunRecord:
+    settings = "; ".join(str(s) for s in summary.settings)
+    public = options.model_dump(mode="json", exclude={"storage_options"})
+    return RunRecord(
+        run_id=summary.run_id,
+        started_at=started,
+        source=f"smoothing pull ({settings})",
+        status="running",
+        options=public,
+    )
 
 
 @flow(name="smoothing-pull", log_prints=False)
 async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
-    """Pull the API's smoothed_results of the lake's complete images into the lake."""
+    """Pull the API's smoothed_results of the lake's complete images into the lake.
+
+    The run's manifest row (table ``runs``) says what it pulled: ``images_complete`` the images
+    the API answered for, ``rows_written`` the smoothed rows.
+    """
     started = datetime.now(UTC)
     summary = PullSummary(
         run_id=f"smoothing-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
@@ -127,21 +142,52 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
     images = _read_images(options)
     summary.images = len(images)
     lake = Lake(options.lake, options.fs_options())
+    record = _record(options, summary, started)
+    lake.write(run_rows(record), run_id=summary.run_id)
+    writer = SmoothedWriter(lake, summary.run_id)
     in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
-    async with connect(api_url=options.api_url, emulator_state=options.emulator_state) as service:
-        if service.embedded_emulator:
-            get_run_logger().info("No Haut.AI credentials: using the embedded emulator")
+    try:
+        async with connect(
+            api_url=options.api_url, emulator_state=options.emulator_state
+        ) as service:
+            if service.embedded_emulator:
+                get_run_logger().info("No Haut.AI credentials: using the embedded emulator")
 
-        async def one(chunk: Sequence[UploadedImage]) -> PullOutcome:
-            async with in_flight:
-                return await pull_chunk(
-                    service.client, quote(chunk), quote(summary.settings), lake, summary.run_id
-                )
+            async def one(chunk: Sequence[UploadedImage]) -> list[str]:
+                async with in_flight:
+                    return await pull_chunk(
+                        service.client,
+                        quote(chunk),
+                        quote(summary.settings),
+                        writer,
+                        summary.run_id,
+                    )
 
-        outcomes = await asyncio.gather(*(one(c) for c in _chunks(images, options.chunk_size)))
-    for outcome in outcomes:
-        summary.rows_written += len(outcome.rows)
-        summary.missing.extend(outcome.missing)
+            chunks = _chunks(images, options.chunk_size)
+            for missing in await asyncio.gather(*(one(chunk) for chunk in chunks)):
+                summary.missing.extend(missing)
+    except BaseException as exc:
+        await writer.flush()  # what was read before the failure is kept
+        failed = replace(
+            record,
+            status="failed",
+            finished_at=datetime.now(UTC),
+            rows_written=writer.rows_written,
+            error=redact(repr(exc)),
+        )
+        lake.write(run_rows(failed), run_id=summary.run_id)
+        raise
+    await writer.flush()
+    summary.rows_written = writer.rows_written
+    done = replace(
+        record,
+        status="completed",
+        finished_at=datetime.now(UTC),
+        images_complete=summary.images - len(summary.missing),
+        images_failed=len(summary.missing),
+        rows_written=summary.rows_written,
+    )
+    lake.write(run_rows(done), run_id=summary.run_id)
     create_views(options.lake, options.views_path, storage_options=options.fs_options())
     return summary
 
@@ -149,15 +195,39 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
 async def compare_smoothing(options: SmoothingOptions) -> Comparison:
     """Ask the API for the lake's complete images and compare with the lake's own smoothing.
 
-    Reads only: nothing is written, no Prefect server is needed.
+    Reads only: nothing is written, no Prefect server is needed. The answers go chunk by chunk
+    into a DuckDB table of the comparison's connection, so memory stays bounded by a chunk.
     """
     images = _read_images(options)
     settings = options.settings()
-    async with connect(api_url=options.api_url, emulator_state=options.emulator_state) as service:
-        outcome = await pull_smoothed(service.client, images, settings, run_id="compare")
-    api_rows = list(outcome.rows.rows.get("smoothed_results", {}).values())
     con = connect_lake(options.lake, storage_options=options.fs_options())
     try:
-        return compare(con, api_rows, settings, subjects=options.subjects, missing=outcome.missing)
+        answers = ApiAnswers(con)
+        in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
+        async with connect(
+            api_url=options.api_url, emulator_state=options.emulator_state
+        ) as service:
+
+            async def one(chunk: Sequence[UploadedImage]) -> None:
+                async with in_flight:
+                    outcome = await pull_smoothed(service.client, chunk, settings, run_id="compare")
+                answers.add(outcome.rows, outcome.missing)
+
+            try:
+                # A TaskGroup stops the other chunks when one fails (a service that is down).
+                async with asyncio.TaskGroup() as group:
+                    for chunk in _chunks(images, options.chunk_size):
+                        group.create_task(one(chunk))
+            except BaseExceptionGroup as errors:
+                raise _first_error(errors) from errors
+        return compare(con, answers, settings, subjects=options.subjects)
     finally:
         con.close()
+
+
+def _first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first chunk's own error, so that callers see what happened rather than a group."""
+    error: BaseException = errors
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

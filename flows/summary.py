@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,9 +24,17 @@ if TYPE_CHECKING:
     from tasks.lake.plot import RunPlots
 
 PLOTTED_SUBJECTS = 4
-"""Subjects drawn in the run's report: the first few by key of those the run wrote. Each plot
-is a PNG inside the markdown (a data URI, 15-25 KB), so a run of hundreds of people must not
-carry hundreds; ``hautflow history SUBJECT --plot FILE.png`` draws anyone."""
+"""Subjects drawn in the run's report unless ``IngestOptions.report_plots`` says otherwise: the
+first few by key of those the run wrote. Each plot is a PNG inside the markdown (a data URI,
+15-25 KB), so a run of hundreds of people must not carry hundreds; ``hautflow history SUBJECT
+--plot FILE.png`` draws anyone."""
+
+PLOTS_BUDGET_S = 30.0
+"""Seconds the run's end may spend on plots (each is a few DuckDB queries and a drawing, well
+under a second on a local lake; a slow remote lake must not hold the run): past it, the report
+goes out without them."""
+
+_NOT_DRAWN = "Skin-diary plots not drawn for the run report (the data written is unaffected): %s"
 
 
 @dataclass(frozen=True)
@@ -99,7 +108,7 @@ class RunSummary:
 def plots_markdown(run_plots: RunPlots) -> str:
     """The report's section of skin-diary plots, each PNG embedded as a data URI (the Prefect
     UI renders those; it has no other place to fetch a picture from)."""
-    if not run_plots.plots:
+    if not run_plots.plots and not run_plots.problems:
         return ""
     shown = len(run_plots.plots)
     lines = [
@@ -108,35 +117,60 @@ def plots_markdown(run_plots: RunPlots) -> str:
         "",
         f"{shown} of the {run_plots.subjects_written} subjects this run wrote (the first by key): "
         "face scores of the front photos, smoothed line on top. "
-        f"Saved in `{redact(run_plots.folder)}`; any subject: "
+        f"Saved in {_code(redact(run_plots.folder))}; any subject: "
         "`hautflow history SUBJECT --plot FILE.png`.",
     ]
+    if run_plots.problems:
+        problems = len(run_plots.problems)
+        lines += ["", f"{problems} plot(s) not drawn or not saved: see the run's log."]
     for plot in run_plots.plots:
-        lines += ["", f"### {plot.subject_key}", "", f"![{plot.subject_key}]({plot.data_uri()})"]
+        lines += ["", f"### {_code(plot.subject_key)}", "", f"![skin diary]({plot.data_uri()})"]
     return "\n".join(lines)
 
 
-async def draw_run_plots(summary: RunSummary, options: IngestOptions) -> RunPlots | None:
-    """The run's plots, or None when it wrote nothing or drawing failed (logged as a warning:
-    a picture is never worth failing an ingest whose data is already in the lake)."""
-    if summary.record.rows_written == 0:
+def _code(text: str) -> str:
+    """``text`` as inline code that cannot end early or break the line: a subject key is a
+    folder name, and may hold markdown (``*``, ``](``, ``#``), backticks or a newline."""
+    flat = " ".join(text.replace("`", "").splitlines())
+    return f"`{flat}`" if flat.strip() else "`?`"
+
+
+async def draw_run_plots(
+    summary: RunSummary, options: IngestOptions, budget_s: float = PLOTS_BUDGET_S
+) -> RunPlots | None:
+    """The run's plots, or None when it wrote nothing, plots are off (``report_plots`` 0), or
+    drawing failed or outlasted ``budget_s`` (logged as a warning: a picture is never worth
+    failing, or holding, an ingest whose data is already in the lake). A plot that fails alone
+    is logged and left out; the others are kept."""
+    # getattr: the option is new; a deployment's older options object has no such field.
+    limit = int(getattr(options, "report_plots", PLOTTED_SUBJECTS))
+    if summary.record.rows_written == 0 or limit <= 0:
         return None
+    logger = _logger()
     try:
         from tasks.lake.plot import plot_run_subjects
 
-        return await asyncio.to_thread(
-            plot_run_subjects,
-            options.lake,
-            summary.record.run_id,
-            storage_options=options.fs_options(),
-            limit=PLOTTED_SUBJECTS,
+        # The thread cannot be cancelled: the deadline stops it starting another subject.
+        run_plots = await asyncio.wait_for(
+            asyncio.to_thread(
+                plot_run_subjects,
+                options.lake,
+                summary.record.run_id,
+                storage_options=options.fs_options(),
+                limit=limit,
+                deadline=time.monotonic() + budget_s,
+            ),
+            timeout=budget_s,
         )
-    except Exception as exc:
-        _logger().warning(
-            "Skin-diary plots not drawn for the run report (the data written is unaffected): %s",
-            redact(f"{exc.__class__.__name__}: {exc}"),
-        )
+    except TimeoutError:
+        logger.warning(_NOT_DRAWN, f"they took more than {budget_s:g} s")
         return None
+    except Exception as exc:
+        logger.warning(_NOT_DRAWN, redact(f"{exc.__class__.__name__}: {exc}"))
+        return None
+    for problem in run_plots.problems:
+        logger.warning("Skin-diary plot left out of the run report: %s", problem)
+    return run_plots
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:

@@ -6,12 +6,12 @@ The flow and Prefect are imported when the command runs, so ``hautflow --help`` 
 from __future__ import annotations
 
 import asyncio
-from datetime import date
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from hautflow.cli_support import parse_day
 
 if TYPE_CHECKING:
     from flows.backfill import BackfillOptions, BackfillSummary
@@ -35,6 +35,8 @@ def backfill_command(
             "repeat for more (default: all three)."
         ),
     ] = None,
+    # tasks.smoothing.settings' DEFAULT_WINDOW_DAYS and DEFAULT_MAX_SIZE, written out: importing
+    # that package costs seconds of every `hautflow --help` (tests/backfill checks they agree).
     window: Annotated[int, typer.Option(help="Smoothing window, days.")] = 14,
     max_size: Annotated[int, typer.Option(help="Most images a smoothed value takes.")] = 10,
     lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
@@ -62,8 +64,8 @@ def backfill_command(
     try:
         options = BackfillOptions(
             **{name: value for name, value in lists.items() if value},
-            date_from=_day(since, "--since"),
-            date_to=_day(until, "--until"),
+            date_from=parse_day(since, "--since"),
+            date_to=parse_day(until, "--until"),
             dataset=dataset,
             window_days=window,
             max_size=max_size,
@@ -81,26 +83,31 @@ def backfill_command(
     raise typer.Exit(0 if summary.ok else 1)
 
 
-def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{option} {text!r}: expected a day such as 2026-01-31") from None
-
-
 def _run(options: BackfillOptions) -> BackfillSummary:
     from flows.backfill import BackfillError, backfill
-    from haut.errors import AuthError
+    from haut.errors import AuthError, TransientError
     from hautflow.settings import ConfigurationError
     from tasks.ledger import LedgerBusyError
 
     try:
         return asyncio.run(backfill(options))
-    except (BackfillError, LedgerBusyError, ConfigurationError, AuthError) as exc:
-        typer.secho(f"hautflow backfill: {exc}", err=True, fg="red")
-        raise typer.Exit(2) from None
+    except (BackfillError, LedgerBusyError, ConfigurationError) as exc:
+        _fail(str(exc))
+    except AuthError as exc:
+        _fail(
+            f"the service refused the login ({exc}): check HAUT_USERNAME and HAUT_PASSWORD, "
+            "or HAUT_API_TOKEN"
+        )
+    except TransientError as exc:
+        _fail(
+            f"the service did not answer ({exc}); what was read is written: run the same "
+            "backfill again later"
+        )
+
+
+def _fail(message: str) -> NoReturn:
+    typer.secho(f"hautflow backfill: {message}", err=True, fg="red")
+    raise typer.Exit(2)
 
 
 def _print_summary(summary: BackfillSummary, options: BackfillOptions) -> None:
@@ -108,10 +115,8 @@ def _print_summary(summary: BackfillSummary, options: BackfillOptions) -> None:
     typer.echo(f"Backfill run {record.run_id}: {record.status}  ({record.source})")
     for what, count in summary.count_rows():
         typer.echo(f"  {what:<28}{count:>8}")
-    for image_id in summary.pending:
-        typer.echo(f"pending {image_id}: not finished at the API (the next ingest picks it up)")
-    for image_id, reason in summary.failed:
-        typer.secho(f"not rewritten {image_id}: {reason}", fg="yellow")
+    for line in summary.problems():
+        typer.secho(line, fg="yellow")
     if summary.images == 0:
         typer.echo(
             f"Nothing to backfill: the ledger in {options.state_dir} knows no uploaded image of "

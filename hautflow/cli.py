@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from pydantic import ValidationError
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import EmulatorConfig, FaultConfig
 from hautflow.backfill_cli import backfill_command
+from hautflow.cli_support import parse_day as _day
 from hautflow.exit_policy import FailOn
 from hautflow.operations_cli import applications_app, datasets_app, report_command, tokens_app
 from hautflow.smoothing_cli import smoothing_app
@@ -237,7 +237,6 @@ def history(
 ) -> None:
     """Print SUBJECT's skin diary: one row per session with its main face metrics."""
     from tasks.lake import connect, format_history, subject_history
-    from tasks.lake.plot import EmptyHistoryError, plot_subject
 
     first, last = _day(since, "--since"), _day(until, "--until")
     con = connect(lake)
@@ -246,8 +245,11 @@ def history(
         typer.echo(format_history(diary, subject))
         if plot is None:
             return
+        # Here, not above: matplotlib takes a second to import, and only --plot needs it.
+        from tasks.lake.plot import EmptyHistoryError, plot_subject
+
         try:
-            drawn = plot_subject(con, subject, first, last)
+            drawn = plot_subject(con, subject, first, last, diary=diary)
         except EmptyHistoryError as exc:
             typer.secho(f"hautflow history --plot: {exc}; {plot} not written", err=True, fg="red")
             raise typer.Exit(1) from None
@@ -268,15 +270,6 @@ def _save_plot(path: Path, png: bytes) -> None:
             fg="red",
         )
         raise typer.Exit(2) from None
-
-
-def _day(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{option} {text!r}: expected a day such as 2026-01-31") from None
 
 
 @app.command()

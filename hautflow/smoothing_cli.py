@@ -3,18 +3,22 @@
 ``pull`` writes the API's smoothed_results of the lake's complete images into the lake's
 ``smoothed_results`` table (a Prefect flow); ``compare`` asks the API the same and sets every
 value beside the lake's own smoothing (the DuckDB macros), printing each disagreement: exit 0
-when all agree, 1 otherwise, 2 when there is nothing to compare or the service cannot be used.
+when all agree, 1 on any disagreement (images the API does not know included, unless
+``--allow-missing``), 2 when there is nothing to compare or the service, the lake or the state
+folder cannot be used.
 """
 
 from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from schemas.api_results import SmoothingMethod
+from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS
 
 if TYPE_CHECKING:
     from flows.smoothing import SmoothingOptions
@@ -25,17 +29,17 @@ smoothing_app = typer.Typer(
 
 
 class MethodChoice(StrEnum):
-    """A smoothing method of the API, or all three."""
+    """``--method``: a method of :class:`SmoothingMethod` (the one list), or all three."""
 
-    MEAN = "mean"
-    MEAN_WITHOUT_OUTLIERS = "mean_without_outliers"
-    LINEAR_APPROXIMATION = "linear_approximation"
+    MEAN = SmoothingMethod.MEAN.value
+    MEAN_WITHOUT_OUTLIERS = SmoothingMethod.MEAN_WITHOUT_OUTLIERS.value
+    LINEAR_APPROXIMATION = SmoothingMethod.LINEAR_APPROXIMATION.value
     ALL = "all"
 
     def methods(self) -> list[str]:
         if self is MethodChoice.ALL:
-            return [m.value for m in MethodChoice if m is not MethodChoice.ALL]
-        return [self.value]
+            return [m.value for m in SmoothingMethod]
+        return [SmoothingMethod(self.value).value]
 
 
 MethodOption = Annotated[MethodChoice, typer.Option("--method", help="Smoothing method, or all.")]
@@ -93,11 +97,34 @@ def _fail(command: str, message: str) -> typer.Exit:
     return typer.Exit(2)
 
 
+def _service_failed(command: str, options: SmoothingOptions, error: Exception) -> NoReturn:
+    """Exit 2 on what the user fixes: a service that is down or refuses, an unreadable lake or
+    state folder; the message names the options involved."""
+    from haut.redaction import redact
+
+    where = options.api_url or f"the embedded emulator ({options.emulator_state})"
+    raise _fail(
+        command,
+        f"{type(error).__name__}: {redact(str(error))}. Check that the service at {where} is up "
+        f"(--api-url), that the lake {options.lake} (--lake) and the state folder "
+        f"{options.state_dir} (--state) are readable, and that they belong to the same ingest.",
+    ) from None
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    import duckdb
+
+    from haut.errors import HautError
+    from hautflow.ingest_cli import USER_ERRORS
+
+    return (*USER_ERRORS, HautError, duckdb.Error, OSError)
+
+
 @smoothing_app.command()
 def pull(
     method: MethodOption = MethodChoice.MEAN,
-    window: WindowOption = 14,
-    max_size: MaxSizeOption = 10,
+    window: WindowOption = DEFAULT_WINDOW_DAYS,
+    max_size: MaxSizeOption = DEFAULT_MAX_SIZE,
     subject: SubjectOption = None,
     lake: LakeOption = DEFAULT_LAKE,
     state: StateOption = DEFAULT_STATE,
@@ -105,13 +132,12 @@ def pull(
 ) -> None:
     """Pull the API's smoothed_results of the lake's complete images into the lake."""
     from flows.smoothing import pull_smoothed_results
-    from hautflow.ingest_cli import USER_ERRORS
 
     options = _options(method, window, max_size, subject, lake, state, api_url)
     try:
         summary = asyncio.run(pull_smoothed_results(options))
-    except USER_ERRORS as exc:
-        raise _fail("pull", str(exc)) from None
+    except _user_errors() as exc:
+        _service_failed("pull", options, exc)
     settings = "; ".join(str(s) for s in summary.settings)
     typer.echo(
         f"Pulled smoothed_results of {summary.images} images ({settings}): "
@@ -125,32 +151,39 @@ def pull(
             err=True,
             fg="yellow",
         )
-    typer.echo(f'Try: duckdb {options.views_path} -c "FROM smoothed_results LIMIT 10"')
+    typer.echo(f'Try: duckdb {options.views_path} -c "FROM smoothed_results_latest LIMIT 10"')
 
 
 @smoothing_app.command()
 def compare(
     method: MethodOption = MethodChoice.ALL,
-    window: WindowOption = 14,
-    max_size: MaxSizeOption = 10,
+    window: WindowOption = DEFAULT_WINDOW_DAYS,
+    max_size: MaxSizeOption = DEFAULT_MAX_SIZE,
     subject: SubjectOption = None,
     lake: LakeOption = DEFAULT_LAKE,
     state: StateOption = DEFAULT_STATE,
     api_url: ApiUrlOption = None,
+    allow_missing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-missing",
+            help="Images the API does not know (deleted there) are no disagreement.",
+        ),
+    ] = False,
 ) -> None:
     """Compare the lake's own smoothing with the API's for every complete image.
 
     Prints every disagreement (image, subject/session, side, family, method, local, api) and a
-    one-line verdict; exits 1 on any disagreement, 0 when all agree.
+    one-line verdict; exits 1 on any disagreement or image unknown to the API (unless
+    --allow-missing), 0 when all agree, 2 when the service, lake or state cannot be used.
     """
     from flows.smoothing import compare_smoothing
-    from hautflow.ingest_cli import USER_ERRORS
 
     options = _options(method, window, max_size, subject, lake, state, api_url)
     try:
         result = asyncio.run(compare_smoothing(options))
-    except USER_ERRORS as exc:
-        raise _fail("compare", str(exc)) from None
+    except _user_errors() as exc:
+        _service_failed("compare", options, exc)
     if result.images == 0:
         whose = f" of {', '.join(subject)}" if subject else ""
         raise _fail(
@@ -162,5 +195,14 @@ def compare(
         typer.echo("image  subject/session side  family  method  local  api")
         for disagreement in result.disagreements:
             typer.echo(disagreement.describe())
+    if result.missing:
+        typer.secho(
+            f"{len(result.missing)} images unknown to the API: "
+            + ", ".join(result.missing[:5])
+            + (" ..." if len(result.missing) > 5 else "")
+            + ("" if allow_missing else " (a disagreement; --allow-missing accepts them)"),
+            err=True,
+            fg="yellow",
+        )
     typer.echo(result.verdict())
-    raise typer.Exit(0 if result.agree else 1)
+    raise typer.Exit(0 if result.agree and (allow_missing or not result.missing) else 1)

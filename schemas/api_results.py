@@ -11,6 +11,7 @@ and always become a list of :class:`Metric`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -230,6 +231,15 @@ class AuxImage(ApiModel):
     application_run_id: str | None = None
     urls: UrlMap = Field(default_factory=dict)
     results: list[ResultRow] = Field(default_factory=list)
+
+
+class SmoothingMethod(StrEnum):
+    """The ``smoothing_method`` values of ``smoothed_results`` (reference §13.12): one list for
+    the client, the emulator and the lake's macros."""
+
+    MEAN = "mean"
+    MEAN_WITHOUT_OUTLIERS = "mean_without_outliers"
+    LINEAR_APPROXIMATION = "linear_approximation"
 
 
 class SmoothedValue(ApiModel):

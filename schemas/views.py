@@ -13,8 +13,19 @@ Smoothing (reference §13.12, as the API and its emulator do it): ``smoothing_po
 image's face-area main value per family, ok rows only, with the time the API keeps),
 ``smoothing_sample(subject_key, window_days, max_size)`` (which images each image's sample holds),
 ``smoothed_scores(method, window_days, max_size)`` (every image x smoothable family) and
-``subject_smoothing(subject_key, method, window_days, max_size)`` (one subject over time). E.g.
-``FROM subject_smoothing('alice', 'linear_approximation', 14, 10) WHERE algorithm = 'redness'``.
+``subject_smoothing(subject_key, method, window_days, max_size)`` (one subject over time), and
+``smoothing_all(subject_key or NULL, window_days, max_size)`` (the three methods as columns, one
+pass). E.g. ``FROM subject_smoothing('alice', 'linear_approximation', 14, 10) WHERE algorithm =
+'redness'``. ``smoothed_results_latest`` (view): the API's smoothed values pulled into the lake,
+only the newest fetch of each image and setting (``smoothed_results`` keeps every fetch).
+
+One known gap in ties: two same-side images of a subject taken in the same second are ordered
+by the API by its own upload order (insertion order), here by the lake's ``uploaded_at`` (when
+the ingest recorded the upload), then image id. They agree for one ingest uploading one
+image at a time per subject; concurrent uploads of two such images, or an image uploaded again
+(re-created under a new id) can make the API's order differ, and then the two images' smoothed
+values may disagree with the API's by which of them counts as earlier. ``hautflow smoothing
+compare`` shows such images.
 """
 
 from __future__ import annotations
@@ -139,9 +150,12 @@ score is a bad-to-good line (12 of them; not age, eyes age or skin tone's ITA)."
 
 SMOOTHING_POINTS = "smoothing_points"
 
+SMOOTHED_LATEST = "smoothed_results_latest"
+
 # The API keeps an image's creation_time to the second ("YYYY-MM-DD HH:MM:SS", schemas.wire_time
 # truncates), so window edges and ties are judged on whole seconds, as epoch seconds: day
-# arithmetic on TIMESTAMPTZ would follow the session's time zone across DST.
+# arithmetic on TIMESTAMPTZ would follow the session's time zone across DST. Only numbers are
+# sample points (value_text null: not a boolean or a numeric string), as the emulator counts them.
 _POINTS_SQL = f"""
 CREATE OR REPLACE VIEW {SMOOTHING_POINTS} AS
 SELECT i.image_id, i.subject_id, i.subject_key, i.session_key, i.side, i.captured_at,
@@ -150,85 +164,121 @@ SELECT i.image_id, i.subject_id, i.subject_key, i.session_key, i.side, i.capture
 FROM images AS i
 JOIN metrics AS m ON m.image_id = i.image_id
 JOIN results AS r ON r.result_id = m.result_id
-WHERE m.kind = 'main' AND m.area_name = 'face' AND r.is_ok AND m.value IS NOT NULL
+WHERE m.kind = 'main' AND m.area_name = 'face' AND r.is_ok
+  AND m.value IS NOT NULL AND m.value_text IS NULL
 """  # noqa: S608 (our own constants)
 
-# An image with any face value is a sample point; the sample of a target is itself and the
-# same subject's same-side images strictly before it (ties of time broken by upload, then id)
-# at most window_days before, newest first, at most max_size in all.
+# The points of the subject (or of everyone), read once: every other step joins them.
+_PTS_CTE = f"""pts AS MATERIALIZED (
+  SELECT * FROM {SMOOTHING_POINTS} WHERE key IS NULL OR subject_key = key
+)"""  # noqa: S608 (our own constants)
+
+# An image with any face value is a sample point (one whose only failures are some families
+# still takes its place); the sample of a target is itself and the same subject's same-side
+# images strictly before it (ties of time broken by upload, then id) at most window_days before,
+# newest first, at most max_size in all. Linear in the images: each point is ranked in its
+# (subject, side) once, and a target looks back at most max_size ranks by an equi-join on the
+# rank (a self-join on time ranges would pair every two images of a window).
+_SAMPLE_CTES = """scored AS MATERIALIZED (
+  SELECT image_id, subject_id, side, taken_s,
+         row_number() OVER (PARTITION BY subject_id, side
+                            ORDER BY taken_s, uploaded_at, image_id) AS rk
+  FROM (SELECT DISTINCT image_id, subject_id, side, taken_s, uploaded_at FROM pts)
+), looks AS (
+  SELECT image_id, subject_id, side, taken_s, rk, unnest(range(least(max_size, rk))) AS back
+  FROM scored
+), sample AS (
+  SELECT l.image_id AS target_id, s.image_id AS sample_id, l.back + 1 AS position,
+         s.taken_s - l.taken_s AS offset_s
+  FROM looks AS l
+  JOIN scored AS s ON s.subject_id = l.subject_id AND s.side = l.side AND s.rk = l.rk - l.back
+  WHERE s.taken_s >= l.taken_s - window_days * 86400::BIGINT
+)"""
+
 _SAMPLE_SQL = f"""
 CREATE OR REPLACE MACRO smoothing_sample(key, window_days := 14, max_size := 10) AS TABLE
-WITH scored AS (
-  SELECT DISTINCT image_id, subject_id, side, taken_s, uploaded_at FROM {SMOOTHING_POINTS}
-  WHERE key IS NULL OR subject_key = key
-), paired AS (
-  SELECT t.image_id AS target_id, s.image_id AS sample_id, s.taken_s - t.taken_s AS offset_s,
-    row_number() OVER (PARTITION BY t.image_id
-                       ORDER BY s.taken_s DESC, s.uploaded_at DESC, s.image_id DESC) AS position
-  FROM scored AS t JOIN scored AS s
-    ON s.subject_id = t.subject_id AND s.side = t.side
-   AND s.taken_s BETWEEN t.taken_s - window_days * 86400 AND t.taken_s
-   AND (s.image_id = t.image_id OR s.taken_s < t.taken_s
-        OR s.uploaded_at < t.uploaded_at
-        OR (s.uploaded_at = t.uploaded_at AND s.image_id < t.image_id))
-)
-SELECT target_id, sample_id, position, offset_s FROM paired WHERE position <= max_size
+WITH {_PTS_CTE}, {_SAMPLE_CTES}
+SELECT target_id, sample_id, position, offset_s FROM sample
 """  # noqa: S608 (our own constants)
 
-# Sums and means in the emulator's order of operations (fmean, Tukey's fences on type-7
-# quartiles, the least-squares line through the sample read at the target's own time), so that
-# rounding half up gives the API's integers.
-_SMOOTHING_SQL = f"""
-CREATE OR REPLACE MACRO smoothing_for(key, method := 'mean', window_days := 14, max_size := 10)
-AS TABLE
-WITH target AS (
-  SELECT * FROM {SMOOTHING_POINTS}
-  WHERE widget_type = '{SMOOTHABLE_WIDGET}' AND (key IS NULL OR subject_key = key)
+# All three methods in one pass, in the emulator's order of operations (fmean: an exact sum
+# divided by the count; Tukey's fences on type-7 quartiles; the least-squares line through the
+# sample read at the target's own time), so that rounding half up gives the API's integers.
+_SMOOTHING_ALL_SQL = f"""
+CREATE OR REPLACE MACRO smoothing_all(key, window_days := 14, max_size := 10) AS TABLE
+WITH {_PTS_CTE}, {_SAMPLE_CTES}, target AS (
+  SELECT * FROM pts WHERE widget_type = '{SMOOTHABLE_WIDGET}'
 ), points AS (
   SELECT t.image_id, t.algorithm_family, p.value, s.offset_s / 86400.0 AS day
   FROM target AS t
-  JOIN smoothing_sample(key, window_days, max_size) AS s ON s.target_id = t.image_id
-  JOIN {SMOOTHING_POINTS} AS p
-    ON p.image_id = s.sample_id AND p.algorithm_family = t.algorithm_family
+  JOIN sample AS s ON s.target_id = t.image_id
+  JOIN pts AS p ON p.image_id = s.sample_id AND p.algorithm_family = t.algorithm_family
 ), moments AS (
-  SELECT *, count(*) OVER w AS n, fsum(value) OVER w / count(*) OVER w AS mean_value,
-         fsum(day) OVER w / count(*) OVER w AS mean_day,
-         quantile_cont(value, 0.25) OVER w AS q1, quantile_cont(value, 0.75) OVER w AS q3
-  FROM points WINDOW w AS (PARTITION BY image_id, algorithm_family)
+  SELECT image_id, algorithm_family, count(*) AS n, fsum(value) / count(*) AS mean_value,
+         fsum(day) / count(*) AS mean_day, quantile_cont(value, [0.25, 0.75]) AS quartiles
+  FROM points GROUP BY image_id, algorithm_family
 ), fences AS (
-  SELECT *, q1 - 1.5 * (q3 - q1) AS low, q3 + 1.5 * (q3 - q1) AS high FROM moments
+  SELECT image_id, algorithm_family, n, mean_value, mean_day,
+         quartiles[1] - 1.5 * (quartiles[2] - quartiles[1]) AS low,
+         quartiles[2] + 1.5 * (quartiles[2] - quartiles[1]) AS high
+  FROM moments
 ), fits AS (
-  SELECT image_id, algorithm_family, any_value(n) AS n, any_value(mean_value) AS mean_value,
-         fsum(value) FILTER (WHERE value BETWEEN low AND high)
-           / count(*) FILTER (WHERE value BETWEEN low AND high) AS trimmed,
-         sum((day - mean_day) * (day - mean_day)) AS spread,
-         sum((day - mean_day) * (value - mean_value)) AS covariation,
-         any_value(mean_day) AS mean_day
-  FROM fences GROUP BY image_id, algorithm_family
-), smoothed AS (
-  SELECT image_id, algorithm_family, n,
+  SELECT image_id, algorithm_family, any_value(f.n) AS n, any_value(f.mean_value) AS mean_value,
+         fsum(p.value) FILTER (WHERE p.value BETWEEN f.low AND f.high)
+           / count(*) FILTER (WHERE p.value BETWEEN f.low AND f.high) AS trimmed,
+         fsum((p.day - f.mean_day) * (p.day - f.mean_day)) AS spread,
+         fsum((p.day - f.mean_day) * (p.value - f.mean_value)) AS covariation,
+         any_value(f.mean_day) AS mean_day
+  FROM points AS p JOIN fences AS f USING (image_id, algorithm_family)
+  GROUP BY image_id, algorithm_family
+)
+SELECT t.image_id, t.subject_id, t.subject_key, t.session_key, t.side, t.captured_at,
+       t.algorithm_family, t.algorithm, t.value, CAST(f.n AS INTEGER) AS sample_size,
+       f.mean_value AS mean, f.trimmed AS mean_without_outliers,
+       CASE WHEN f.n < 2 OR f.spread = 0 THEN f.mean_value
+            ELSE f.mean_value + f.covariation / f.spread * (0.0 - f.mean_day)
+       END AS linear_approximation,
+       CAST(window_days AS INTEGER) AS window_days, CAST(max_size AS INTEGER) AS max_size
+FROM target AS t JOIN fits AS f USING (image_id, algorithm_family)
+"""  # noqa: S608 (our own constants)
+
+_SMOOTHING_SQL = """
+CREATE OR REPLACE MACRO smoothing_for(key, method := 'mean', window_days := 14, max_size := 10)
+AS TABLE
+WITH smoothed AS (
+  SELECT * EXCLUDE (mean, mean_without_outliers, linear_approximation, window_days, max_size),
     CASE method
-      WHEN 'mean' THEN mean_value
-      WHEN 'mean_without_outliers' THEN trimmed
-      WHEN 'linear_approximation' THEN
-        CASE WHEN n < 2 OR spread = 0 THEN mean_value
-             ELSE mean_value + covariation / spread * (0.0 - mean_day) END
+      WHEN 'mean' THEN mean
+      WHEN 'mean_without_outliers' THEN mean_without_outliers
+      WHEN 'linear_approximation' THEN linear_approximation
       ELSE CAST(error('no smoothing method ' || method || '; choose one of: mean, '
                       || 'mean_without_outliers, linear_approximation') AS DOUBLE)
     END AS smoothed
-  FROM fits
+  FROM smoothing_all(key, window_days, max_size)
 )
-SELECT t.image_id, t.subject_id, t.subject_key, t.session_key, t.side, t.captured_at,
-       t.algorithm_family, t.algorithm, t.value, s.smoothed,
-       CAST(floor(s.smoothed + 0.5) AS BIGINT) AS rounded, CAST(s.n AS INTEGER) AS sample_size,
-       CAST(method AS VARCHAR) AS method, CAST(window_days AS INTEGER) AS window_days,
+SELECT image_id, subject_id, subject_key, session_key, side, captured_at, algorithm_family,
+       algorithm, value, smoothed, round_half_up(smoothed) AS rounded,
+       sample_size, CAST(method AS VARCHAR) AS method, CAST(window_days AS INTEGER) AS window_days,
        CAST(max_size AS INTEGER) AS max_size
-FROM target AS t JOIN smoothed AS s USING (image_id, algorithm_family)
-"""  # noqa: S608 (our own constants)
+FROM smoothed
+"""
+
+# A pull repeated after the API's answer changed (fewer families, or [] once a result was
+# withdrawn) leaves the older rows under their own ids: only the newest fetch of each image and
+# setting is the API's current answer.
+_LATEST_SQL = f"""
+CREATE OR REPLACE VIEW {SMOOTHED_LATEST} AS
+FROM smoothed_results
+QUALIFY fetched_at = max(fetched_at) OVER (PARTITION BY image_id, method, window_days, max_size)
+"""
 
 SMOOTHING_MACROS_SQL = (
+    # The API rounds smoothed values to the nearest integer, halves up (70.5 -> 71): SQL's
+    # round() would too, but says so nowhere; one definition for the macros and the compare.
+    "CREATE OR REPLACE MACRO round_half_up(x) AS CAST(floor(x + 0.5) AS BIGINT)",
     _POINTS_SQL,
     _SAMPLE_SQL,
+    _SMOOTHING_ALL_SQL,
     _SMOOTHING_SQL,
     "CREATE OR REPLACE MACRO smoothed_scores(method := 'mean', window_days := 14, "
     "max_size := 10) AS TABLE FROM smoothing_for(NULL, method, window_days, max_size) "
@@ -236,8 +286,10 @@ SMOOTHING_MACROS_SQL = (
     "CREATE OR REPLACE MACRO subject_smoothing(key, method := 'mean', window_days := 14, "
     "max_size := 10) AS TABLE FROM smoothing_for(key, method, window_days, max_size) "
     "ORDER BY captured_at, side, algorithm_family",
+    _LATEST_SQL,
 )
-"""The smoothing view and macros; ``rounded`` is ``smoothed`` rounded half up, as the API does."""
+"""The smoothing views and macros; ``rounded`` is ``smoothed`` rounded half up, as the API does.
+``smoothing_all`` gives the three methods' unrounded values as columns in one pass."""
 
 
 def view_statements(locations: dict[str, str | None]) -> list[str]:

@@ -34,21 +34,13 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from statistics import fmean
 from typing import Any
 
 import numpy as np
 
 from haut.emulator.catalog import SMOOTHED_RESULTS_ORDER, algorithm_by_family
-
-
-class SmoothingMethod(StrEnum):
-    """The ``smoothing_method`` query values of smoothed_results."""
-
-    MEAN = "mean"
-    MEAN_WITHOUT_OUTLIERS = "mean_without_outliers"
-    LINEAR_APPROXIMATION = "linear_approximation"
+from schemas.api_results import SmoothingMethod as SmoothingMethod  # routes use it from here
 
 
 @dataclass(frozen=True)

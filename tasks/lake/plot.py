@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import posixpath
-import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -25,11 +25,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from haut.redaction import redact
 from schemas.views import FACE_FAMILIES
+from tasks.fs import safe_file_name
 from tasks.lake.query import connect, subject_history
 from tasks.lake.store import Lake
 from tasks.smoothing.local import local_smoothed
@@ -61,7 +63,11 @@ REPORT_DPI = 60
 _PANEL_INCHES = (3.0, 2.0)
 _TITLE_INCHES = 0.6
 _MAX_COLUMNS = 4
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_TICK_POINTS = 8
+_SCORE_RANGE = (0.0, 100.0)
+_NOT_SCORES = frozenset({"skin_tone", "age", "eyes_age"})
+"""Face families whose value is not a 0-100 bad-good score (widget ``bad_good_line``,
+:data:`schemas.views.SMOOTHABLE_WIDGET`): years and the ITA angle, drawn on their own scale."""
 
 
 DIARY_SMOOTHING = Smoothing()
@@ -87,8 +93,9 @@ class SubjectPlot:
 
     @property
     def file_name(self) -> str:
-        """A file name safe on every filesystem and bucket: the key with odd characters as _."""
-        return f"{_UNSAFE_NAME.sub('_', self.subject_key).strip('._') or 'subject'}.png"
+        """A file name safe on every filesystem and bucket, and no other subject's
+        (:func:`tasks.fs.safe_file_name`)."""
+        return f"{safe_file_name(self.subject_key)}.png"
 
 
 def smoothed_history(
@@ -97,6 +104,8 @@ def smoothed_history(
     since: date | None = None,
     until: date | None = None,
     smoothing: Smoothing = DIARY_SMOOTHING,
+    *,
+    diary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """``subject_key``'s front-photo face metrics with their smoothed values, oldest first.
 
@@ -104,7 +113,9 @@ def smoothed_history(
     ``--since`` window is smoothed with the photos before it, as the API would. Families the
     API does not smooth (age, skin tone: not bad-good scores, reference §13.12) come from the
     text diary with ``smoothed`` null, so the picture shows what the diary prints.
-    ``since`` and ``until`` are inclusive days (UTC), as in the text diary.
+    ``since`` and ``until`` are inclusive days (UTC), as in the text diary. ``diary`` is that
+    diary (:func:`tasks.lake.query.subject_history` of the same subject and period) when the
+    caller has it already: it is not queried again.
     """
     frame = local_smoothed(
         con,
@@ -120,21 +131,16 @@ def smoothed_history(
     if until is not None:
         keep &= days <= until
     smoothed = frame[keep]
-    unsmoothed = _unsmoothed(con, subject_key, since, until, set(smoothed["algorithm"]))
+    if diary is None:
+        diary = subject_history(con, subject_key, since, until)
+    unsmoothed = _unsmoothed(diary, subject_key, set(smoothed["algorithm"]))
     parts = [part for part in (smoothed, unsmoothed) if not part.empty]
     history = pd.concat(parts, ignore_index=True) if parts else smoothed
     return history.sort_values(["captured_at", "session_key"], kind="stable")
 
 
-def _unsmoothed(
-    con: duckdb.DuckDBPyConnection,
-    subject_key: str,
-    since: date | None,
-    until: date | None,
-    smoothed_families: set[str],
-) -> pd.DataFrame:
+def _unsmoothed(diary: pd.DataFrame, subject_key: str, smoothed_families: set[str]) -> pd.DataFrame:
     """The diary's other face families, in the shape of :func:`local_smoothed` (no smoothing)."""
-    diary = subject_history(con, subject_key, since, until)
     families = [f for f in FACE_FAMILIES if f not in smoothed_families and f in diary.columns]
     long = diary.melt(
         id_vars=["session_key", "captured_at"],
@@ -214,6 +220,7 @@ def build_figure(
         f"Skin diary of {subject_key}: {_period(history, since, until)} ({sessions} sessions)\n"
         f"points: face score of each front photo; line: smoothed ({smoothing})",
         fontsize=11,
+        parse_math=False,  # a key is a folder name: "$" in it is a dollar, not TeX
     )
     return figure
 
@@ -242,11 +249,27 @@ def _draw_panel(ax: Axes, family: str, series: pd.DataFrame, span: tuple[Any, An
     unsmoothed = " (not smoothed)" if smoothed.empty else ""
     ax.set_title(family.replace("_", " ") + unsmoothed, fontsize=10)
     ax.set_xlim(*span)
-    ax.xaxis.set_major_locator(AutoDateLocator(minticks=2, maxticks=4))
-    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    if family not in _NOT_SCORES:
+        ax.set_ylim(*_score_limits(series))
+    # Concise labels put the year (and month) in the axis's offset text: a diary spans years.
+    dates = AutoDateLocator(minticks=2, maxticks=4)
+    ax.xaxis.set_major_locator(dates)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(dates))
+    ax.xaxis.get_offset_text().set_fontsize(_TICK_POINTS)
+    ax.set_xlabel("date (UTC)", fontsize=_TICK_POINTS)
     ax.yaxis.set_major_locator(MaxNLocator(4))
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=_TICK_POINTS)
     ax.grid(alpha=0.3)
+
+
+def _score_limits(series: pd.DataFrame) -> tuple[float, float]:
+    """Y limits of a 0-100 score panel: the data with a margin, never beyond 0 or 100 (a score
+    cannot be there, and an axis reaching -20 would misread as one)."""
+    values = pd.concat([series["value"], series["smoothed"]]).dropna()
+    low, high = float(values.min()), float(values.max())
+    margin = max((high - low) * 0.1, 5.0)
+    bottom, top = _SCORE_RANGE
+    return max(bottom, low - margin), min(top, high + margin)
 
 
 def render_png(figure: Figure, dpi: int = SCREEN_DPI) -> bytes:
@@ -276,9 +299,14 @@ def plot_subject(
     until: date | None = None,
     *,
     dpi: int = SCREEN_DPI,
+    diary: pd.DataFrame | None = None,
 ) -> SubjectPlot:
-    """Draw ``subject_key``'s diary from the lake on ``con``; :class:`EmptyHistoryError` if none."""
-    history = smoothed_history(con, subject_key, since, until)
+    """Draw ``subject_key``'s diary from the lake on ``con``; :class:`EmptyHistoryError` if none.
+
+    ``diary``: the text diary of the same subject and period, if the caller has it (see
+    :func:`smoothed_history`).
+    """
+    history = smoothed_history(con, subject_key, since, until, diary=diary)
     figure = build_figure(history, subject_key, since=since, until=until)
     return SubjectPlot(subject_key, render_png(figure, dpi), tuple(_families(history)))
 
@@ -299,6 +327,8 @@ class RunPlots:
     plots: tuple[SubjectPlot, ...]
     subjects_written: int
     """Subjects whose front photos the run wrote; only the first few (by key) are drawn."""
+    problems: tuple[str, ...] = ()
+    """One line per plot not drawn or not saved (secrets redacted); the others are unaffected."""
 
 
 def plot_run_subjects(
@@ -308,28 +338,45 @@ def plot_run_subjects(
     storage_options: Mapping[str, Any] | None = None,
     limit: int = 4,
     dpi: int = REPORT_DPI,
+    deadline: float | None = None,
 ) -> RunPlots:
     """Plots of the first ``limit`` subjects (by key) whose front photos ``run_id`` wrote.
 
     A few at most, small: they travel inside the run's report. Each is also saved as
     ``<lake>/reports/plots/<subject>.png`` (the subject's newest diary, replaced by the next
-    run that writes it), so it exists outside Prefect.
+    run that writes it; the name from :func:`tasks.fs.safe_file_name`), so it exists outside
+    Prefect. One subject that cannot be drawn or saved costs only its own plot: the reason goes
+    to :attr:`RunPlots.problems` (for the caller to log) and the others carry on. No subject is
+    started after ``deadline`` (a :func:`time.monotonic` instant): the caller's time budget.
     """
     lake = Lake(lake_url, storage_options)
+    problems: list[str] = []
+    plots: list[SubjectPlot] = []
     con = connect(lake_url, storage_options=storage_options)
     try:
         subjects = [row[0] for row in con.execute(_RUN_SUBJECTS_SQL, {"run_id": run_id}).fetchall()]
-        plots = []
-        for subject_key in subjects[:limit]:
+        chosen = subjects[:limit]
+        for done, subject_key in enumerate(chosen):
+            if deadline is not None and time.monotonic() > deadline:
+                problems.append(f"time budget spent: {len(chosen) - done} subject(s) not drawn")
+                break
             try:
                 plots.append(plot_subject(con, subject_key, dpi=dpi))
             except EmptyHistoryError:
                 continue  # e.g. only photos without a face: nothing to draw for this one
+            except Exception as exc:  # one subject's picture, never the others
+                problems.append(f"{subject_key!r} not drawn: {_reason(exc)}")
     finally:
         con.close()
     folder = posixpath.join(lake.root, PLOTS_FOLDER)
-    if plots:
-        lake.fs.makedirs(folder, exist_ok=True)
     for plot in plots:
-        lake.fs.pipe_file(posixpath.join(folder, plot.file_name), plot.png)
-    return RunPlots(lake.location(PLOTS_FOLDER), tuple(plots), len(subjects))
+        try:
+            lake.fs.makedirs(folder, exist_ok=True)
+            lake.fs.pipe_file(posixpath.join(folder, plot.file_name), plot.png)
+        except Exception as exc:  # the plot stays in the report; the next is saved
+            problems.append(f"{plot.subject_key!r} not saved as {plot.file_name}: {_reason(exc)}")
+    return RunPlots(lake.location(PLOTS_FOLDER), tuple(plots), len(subjects), tuple(problems))
+
+
+def _reason(exc: BaseException) -> str:
+    return redact(f"{exc.__class__.__name__}: {exc}")

@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import IntegrityError
 
 import tasks.ledger.tables as t
+from haut.paths import FSM2_APPLICATION_ID
 from schemas.captures import Capture, Side, SourceImage, UploadedImage
 from tasks.ledger.engine import (
     insert_statement,
@@ -432,15 +433,18 @@ class Ledger:
                 for row in connection.execute(query).mappings()
             ]
 
-    def enabled_algorithms(self, dataset_name: str) -> tuple[int, ...] | None:
-        """The algorithms the dataset's attached applications run, as the API answered the
-        attach (what makes an image complete); None when no attach is recorded as done."""
-        query = select(t.applications.c.enabled_algorithms).where(
-            t.applications.c.dataset_name == dataset_name,
-            t.applications.c.state == CreateState.CREATED,
-        )
-        with self.engine.connect() as connection:
-            lists = [json.loads(text or "[]") for (text,) in connection.execute(query)]
-        if not lists:
+    def enabled_algorithms(
+        self, dataset_name: str, application_id: str = FSM2_APPLICATION_ID
+    ) -> tuple[int, ...] | None:
+        """The algorithms ``application_id`` (by default the one the ingest attaches) runs on
+        the dataset, as the API answered the attach: what makes an image complete. None when no
+        attach of it is recorded as done.
+
+        Only that application's: another one attached to the same dataset (by hand, or a test)
+        would otherwise add algorithms the ingest never waited for, and no image would ever
+        count as complete.
+        """
+        record = self.application(dataset_name, application_id)
+        if record is None or record.state is not CreateState.CREATED:
             return None
-        return tuple(sorted({int(algorithm) for enabled in lists for algorithm in enabled}))
+        return tuple(sorted({int(algorithm) for algorithm in record.enabled_algorithms}))

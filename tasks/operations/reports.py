@@ -11,7 +11,6 @@ needs.
 from __future__ import annotations
 
 import posixpath
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,13 +22,13 @@ from haut.client import HautClient
 from haut.errors import AuthError, HautError
 from haut.paths import ImageRef
 from haut.redaction import redact
+from tasks.fs import safe_file_name
 from tasks.lake.query import install_views
 from tasks.lake.store import Lake
 from tasks.operations.errors import OperationError
 
 REPORTS_FOLDER = "reports/pdf"
 """Where, inside the lake, the PDF reports go (one folder per subject)."""
-_UNSAFE = re.compile(r"[^A-Za-z0-9_.@+=-]+")
 
 _IMAGE = """
 SELECT image_id, dataset_id, subject_id, batch_id, subject_key, session_key, side, captured_at
@@ -75,14 +74,11 @@ class ReportOutcome:
     """False when it was there already and was not downloaded again."""
 
 
-def _safe(part: str) -> str:
-    return _UNSAFE.sub("_", part).strip("._") or "_"
-
-
 def report_parts(image: ReportImage) -> tuple[str, ...]:
     """The report's place inside the lake, folder by folder."""
-    name = f"{_safe(image.session_key)}_{_safe(image.side)}_{_safe(image.image_id)}.pdf"
-    return (REPORTS_FOLDER, _safe(image.subject_key), name)
+    session, side = safe_file_name(image.session_key), safe_file_name(image.side)
+    name = f"{session}_{side}_{safe_file_name(image.image_id)}.pdf"
+    return (REPORTS_FOLDER, safe_file_name(image.subject_key), name)
 
 
 def report_path(lake: Lake, image: ReportImage) -> str:

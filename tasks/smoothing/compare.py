@@ -1,30 +1,96 @@
-"""Local smoothing against the API's: every image, family and setting, side by side.
+"""Local smoothing against the API's: every image, family and setting, side by side, in DuckDB.
 
-The API rounds half up (reference §13.12), so a local value is rounded the same way before the
-two are compared; any difference, and any family one side has and the other lacks, is a
-disagreement. On the emulator they agree for every image and method: a disagreement means the
-lake and the API no longer hold the same scores (an image analysed again, results missing from
-the lake), or the two implementations of §13.12 have drifted apart.
+The API's rows go into a DuckDB table as they are pulled (chunk by chunk, Arrow in), and one
+FULL JOIN per window and sample size sets them beside the lake's own smoothing
+(``smoothing_all``: the three methods in one pass, rounded half up by the views' own
+``round_half_up`` macro as the API rounds): no image x setting x family is held as Python
+objects, so a comparison of a large lake costs DuckDB memory, not Python's. Any difference,
+and any family one side has and the other lacks, is a disagreement. On the emulator they agree
+for every image and method: a disagreement means the lake and the API no longer hold the same
+scores (an image analysed again, results missing from the lake), or the two implementations of
+§13.12 have drifted apart.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tasks.lake.rows import Row
-from tasks.smoothing.local import local_smoothed
-from tasks.smoothing.settings import Smoothing, method_named
+from tasks.smoothing.rows import TABLE
+from tasks.smoothing.settings import Smoothing, SmoothingMethod
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
+    from tasks.lake.rows import LakeRows
 
-def round_half_up(value: float) -> int:
-    """Nearest integer, halves up (70.5 -> 71), as the API rounds smoothed values."""
-    return math.floor(value + 0.5)
+API_TABLE = "api_smoothed"
+"""The session's temporary table of the API's answers."""
+
+_API_COLUMNS = (
+    "image_id",
+    "subject_key",
+    "session_key",
+    "side",
+    "algorithm_family",
+    "method",
+    "window_days",
+    "max_size",
+    "value",
+)
+
+_CREATE_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {API_TABLE} (
+  image_id VARCHAR, subject_key VARCHAR, session_key VARCHAR, side VARCHAR,
+  algorithm_family VARCHAR, method VARCHAR, window_days INTEGER, max_size INTEGER, value DOUBLE)
+"""
+
+_INSERT_SQL = (
+    f"INSERT INTO {API_TABLE} ({', '.join(_API_COLUMNS)}) "  # noqa: S608 (our own constants)
+    f"SELECT {', '.join(_API_COLUMNS)} FROM api_chunk"
+)
+_IMAGES_SQL = f"SELECT count(DISTINCT image_id) FROM {API_TABLE}"  # noqa: S608
+
+# One window and sample size: the images the API answered (a marker row of an empty answer
+# included) with the methods asked, the API's values and the local ones, matched by family.
+_COMPARE_SQL = f"""
+WITH asked AS (
+  SELECT DISTINCT image_id, subject_key, session_key, side, method FROM {API_TABLE}
+  WHERE window_days = $window_days AND max_size = $max_size
+    AND ($subject IS NULL OR subject_key = $subject)
+), api AS (
+  SELECT image_id, method, algorithm_family, value FROM {API_TABLE}
+  WHERE window_days = $window_days AND max_size = $max_size AND algorithm_family IS NOT NULL
+    AND ($subject IS NULL OR subject_key = $subject)
+), wide AS (
+  SELECT image_id, algorithm_family, mean, mean_without_outliers, linear_approximation
+  FROM smoothing_all($subject, $window_days, $max_size)
+), local AS (
+  SELECT image_id, method, algorithm_family, round_half_up(smoothed) AS rounded
+  FROM (UNPIVOT wide ON mean, mean_without_outliers, linear_approximation
+        INTO NAME method VALUE smoothed)
+  SEMI JOIN asked USING (image_id, method)
+), paired AS (
+  SELECT image_id, method, algorithm_family, l.rounded AS local, a.value AS api
+  FROM api AS a FULL JOIN local AS l USING (image_id, method, algorithm_family)
+)
+SELECT image_id, k.subject_key, k.session_key, k.side, p.algorithm_family, method, p.local,
+       p.api, p.local IS NOT DISTINCT FROM p.api AS agree
+FROM paired AS p JOIN asked AS k USING (image_id, method)
+"""  # noqa: S608 (our own constants; the values are bound parameters)
+
+COMPARED_TABLE = "compared_smoothing"
+"""The session's temporary table of one window and size's pairs: counted, then listed."""
+
+_SUMMARY_SQL = f"SELECT count(*), count(*) FILTER (WHERE NOT agree) FROM {COMPARED_TABLE}"  # noqa: S608
+
+_DISAGREEMENTS_SQL = f"""
+SELECT image_id, subject_key, session_key, side, algorithm_family, method, local, api
+FROM {COMPARED_TABLE} WHERE NOT agree
+ORDER BY subject_key, session_key, side, image_id, method, algorithm_family
+"""  # noqa: S608 (our own constants)
 
 
 @dataclass(frozen=True)
@@ -77,77 +143,76 @@ class Comparison:
         return f"{len(self.disagreements)} disagreements among {scope}{skipped}."
 
 
-def _local_values(
-    con: duckdb.DuckDBPyConnection, setting: Smoothing, subjects: Sequence[str] | None
-) -> dict[str, dict[str, Row]]:
-    """Image id -> family -> the local row, for one setting."""
-    frames = [
-        local_smoothed(
-            con,
-            method=setting.method.value,
-            window_days=setting.window_days,
-            max_size=setting.max_size,
-            subject_key=subject,
-        )
-        for subject in (list(subjects) if subjects else [None])
-    ]
-    by_image: dict[str, dict[str, Row]] = {}
-    for frame in frames:
-        for row in frame.to_dict("records"):
-            by_image.setdefault(str(row["image_id"]), {})[str(row["algorithm_family"])] = row
-    return by_image
+class ApiAnswers:
+    """The API's smoothed rows of a comparison, kept in a DuckDB temporary table.
+
+    :meth:`add` takes one pulled chunk at a time (its Arrow table goes straight in), so the
+    Python side never holds more than a chunk.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        con.execute(_CREATE_SQL)
+        self.missing: set[str] = set()
+
+    def add(self, rows: LakeRows, missing: Iterable[str] = ()) -> None:
+        """One chunk's rows (``smoothed_results`` of :func:`~tasks.smoothing.rows.smoothed_rows`)
+        and the images the API answered 404 for."""
+        self.missing.update(missing)
+        tables = rows.tables()
+        if TABLE not in tables:
+            return
+        chunk: pa.Table = tables[TABLE].select(list(_API_COLUMNS))
+        self._con.register("api_chunk", chunk)
+        try:
+            self._con.execute(_INSERT_SQL)
+        finally:
+            self._con.unregister("api_chunk")
+
+    def images(self) -> int:
+        """How many images the API answered (under any setting)."""
+        (count,) = self._con.execute(_IMAGES_SQL).fetchone() or (0,)
+        return int(count)
 
 
 def compare(
     con: duckdb.DuckDBPyConnection,
-    api_rows: Iterable[Row],
+    answers: ApiAnswers,
     settings: Sequence[Smoothing],
     *,
     subjects: Sequence[str] | None = None,
-    missing: Sequence[str] = (),
 ) -> Comparison:
-    """Compare ``smoothed_results`` rows pulled from the API with the lake's own smoothing.
+    """Compare the API's answers with the lake's own smoothing, on ``con`` (the lake's views).
 
-    Only images the API was asked about are compared (every image in ``api_rows``, the marker
-    rows of images it smoothed to nothing included).
+    Only images the API was asked about are compared (every image in ``answers``, the marker
+    rows of images it smoothed to nothing included), under the settings they were asked with.
     """
-    by_setting: dict[Smoothing, dict[str, list[Row]]] = {}
-    for row in api_rows:
-        setting = Smoothing(method_named(row["method"]), row["window_days"], row["max_size"])
-        by_setting.setdefault(setting, {}).setdefault(row["image_id"], []).append(row)
-    result = Comparison(settings=settings, missing=list(missing))
-    images: set[str] = set()
-    for setting in settings:
-        pulled = by_setting.get(setting, {})
-        images.update(pulled)
-        local = _local_values(con, setting, subjects)
-        for image_id, rows in pulled.items():
-            api = {row["algorithm_family"]: row for row in rows if row["algorithm_family"]}
-            mine = local.get(image_id, {})
-            for family in sorted(set(api) | set(mine)):
-                result.values += 1
-                disagreement = _disagreement(setting, rows[0], api.get(family), mine.get(family))
-                if disagreement is not None:
-                    result.disagreements.append(disagreement)
-    result.images = len(images)
+    result = Comparison(settings=settings, missing=sorted(answers.missing))
+    result.images = answers.images()
+    for window_days, max_size in dict.fromkeys((s.window_days, s.max_size) for s in settings):
+        for subject in list(subjects) if subjects else [None]:
+            params = {"window_days": window_days, "max_size": max_size, "subject": subject}
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {COMPARED_TABLE} AS {_COMPARE_SQL}", params)
+            values, _ = con.execute(_SUMMARY_SQL).fetchone() or (0, 0)
+            result.values += int(values)
+            cursor = con.execute(_DISAGREEMENTS_SQL)
+            while batch := cursor.fetchmany(10_000):
+                result.disagreements.extend(
+                    _disagreement(row, window_days, max_size) for row in batch
+                )
+    con.execute(f"DROP TABLE IF EXISTS {COMPARED_TABLE}")
     return result
 
 
-def _disagreement(
-    setting: Smoothing, context: Row, api: Row | None, local: Row | None
-) -> Disagreement | None:
-    api_value = None if api is None else api["value"]
-    local_value = None if local is None else round_half_up(float(local["smoothed"]))
-    if api_value is not None and local_value is not None and float(api_value) == local_value:
-        return None
-    family: Any = (api or local or {}).get("algorithm_family", "")
+def _disagreement(row: tuple[Any, ...], window_days: int, max_size: int) -> Disagreement:
+    image_id, subject_key, session_key, side, family, method, local, api = row
     return Disagreement(
-        image_id=context["image_id"],
-        subject_key=context["subject_key"],
-        session_key=context["session_key"],
-        side=context["side"],
-        algorithm=str(family).rsplit(".", 1)[-1],
-        setting=setting,
-        local=local_value,
-        api=None if api_value is None else float(api_value),
+        image_id=image_id,
+        subject_key=subject_key,
+        session_key=session_key,
+        side=side,
+        algorithm=str(family or "").rsplit(".", 1)[-1],
+        setting=Smoothing(SmoothingMethod(method), window_days, max_size),
+        local=None if local is None else int(local),
+        api=None if api is None else float(api),
     )

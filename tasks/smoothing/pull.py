@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from haut.client import HautClient
 from haut.errors import NotFoundError
 from schemas.captures import Side, SourceImage, UploadedImage
+from tasks.lake import Lake
 from tasks.lake.rows import LakeRows
 from tasks.smoothing.rows import smoothed_rows
 from tasks.smoothing.settings import Smoothing
@@ -114,10 +115,46 @@ async def pull_smoothed(
         *(_pull_one(client, image, setting, run_id) for image, setting in jobs)
     )
     outcome = PullOutcome(LakeRows(), [])
+    missing: set[str] = set()
     for (image, _), rows in zip(jobs, answers, strict=True):
         if rows is None:
-            if image.image_id not in outcome.missing:
+            if image.image_id not in missing:
+                missing.add(image.image_id)
                 outcome.missing.append(image.image_id)
         else:
             outcome.rows.extend(rows)
     return outcome
+
+
+FLUSH_ROWS = 50_000
+"""Smoothed rows buffered before a write (12 per image and setting): few large files a run."""
+
+
+class SmoothedWriter:
+    """Collects the chunks' ``smoothed_results`` rows and writes them in large files.
+
+    A pull writes a handful of files however many chunks it has (one file per chunk and month
+    would leave a big lake with thousands of small files to read); :meth:`flush` at the end.
+    """
+
+    def __init__(self, lake: Lake, run_id: str, *, flush_rows: int = FLUSH_ROWS) -> None:
+        self._lake = lake
+        self._run_id = run_id
+        self._flush_rows = flush_rows
+        self._rows = LakeRows()
+        self._lock = asyncio.Lock()
+        self.rows_written = 0
+
+    async def add(self, rows: LakeRows) -> None:
+        async with self._lock:
+            self._rows.extend(rows)
+            full = len(self._rows) >= self._flush_rows
+        if full:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            rows, self._rows = self._rows, LakeRows()
+            if len(rows):
+                await asyncio.to_thread(self._lake.write, rows, run_id=self._run_id)
+                self.rows_written += len(rows)

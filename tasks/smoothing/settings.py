@@ -8,16 +8,8 @@ and an API value are comparable exactly when their settings are equal.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class SmoothingMethod(StrEnum):
-    """The API's ``smoothing_method`` values."""
-
-    MEAN = "mean"
-    MEAN_WITHOUT_OUTLIERS = "mean_without_outliers"
-    LINEAR_APPROXIMATION = "linear_approximation"
-
+from schemas.api_results import SmoothingMethod as SmoothingMethod  # its home: schemas/
 
 DEFAULT_WINDOW_DAYS = 14
 DEFAULT_MAX_SIZE = 10

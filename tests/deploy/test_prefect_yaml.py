@@ -103,7 +103,7 @@ def test_parameters_validate_against_the_flow_signature(deployment: dict[str, An
     ("parameters", "error"),
     [
         ({"options": {"sorce": "data/sample"}}, ParameterTypeError),  # source missing
-        ({"options": {"source": "data/sample", "lak": "x"}}, AssertionError),  # typo ignored
+        ({"options": {"source": "data/sample", "lak": "x"}}, ParameterTypeError),  # misspelt
         ({"options": {"source": "data/sample"}, "lake": "x"}, SignatureMismatchError),
     ],
 )

@@ -18,24 +18,18 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from flows.backfill import (
-    BackfillOptions,
-    BackfillSummary,
-    Reading,
-    SubjectSlice,
-    Target,
-    backfill,
-    plan_chunks,
-    read_chunk,
-)
+from flows.backfill import BackfillOptions, BackfillSummary, backfill
 from flows.options import IngestOptions
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
+from haut.errors import AuthError
 from hautflow.cli import app
 from hautflow.service import connect as connect_service
-from schemas.captures import Side, SourceImage, UploadedImage
 from schemas.lake import TABLES
-from tasks.lake import connect
+from tasks.backfill.plan import SubjectSlice, Target
+from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
+from tasks.backfill.write import BackfillWriter
+from tasks.lake import Lake, connect
 from tasks.ledger import ImageState, Ledger, LedgerBusyError
 from tasks.smoothing.settings import SmoothingMethod
 from tests.flows.conftest import haut_environment
@@ -168,13 +162,14 @@ def ledger_states(state_dir: str) -> dict[str, ImageState]:
     return {image.image_id: state for image, state in found}
 
 
-def test_the_backfill_rewrites_every_row_under_its_id_with_the_smoothed_results(
+def test_the_backfill_rewrites_every_row_under_its_id_and_again_gives_the_same_lake(
     ingest_options: IngestOptions,
 ) -> None:
     lake = ingest_options.lake
     before = content(lake, INGESTED_TABLES)
+    options = backfill_options(ingest_options)
 
-    run = run_backfill(backfill_options(ingest_options))
+    run = run_backfill(options)
 
     assert (run.images, run.record.images_complete, run.record.status) == (
         IMAGES,
@@ -187,12 +182,6 @@ def test_the_backfill_rewrites_every_row_under_its_id_with_the_smoothed_results(
         assert set(run_ids(lake, table).values()) == {run.record.run_id}, table
         assert copies_per_id(lake, table) == 2, table  # the ingest's version and this one
     con = connect(lake)
-    for table in TABLES:
-        id_column = TABLES[table].id_column
-        total, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT {id_column}) FROM {table}"  # noqa: S608
-        ).fetchone() or (0, 0)
-        assert total == distinct, f"{table}: an id appears twice in the view"
     pulled = con.execute(
         "SELECT method, count(DISTINCT image_id), sum(CASE WHEN algorithm_family IS NULL "
         "THEN 0 ELSE 1 END) FROM smoothed_results WHERE window_days = 14 AND max_size = 10 "
@@ -207,20 +196,15 @@ def test_the_backfill_rewrites_every_row_under_its_id_with_the_smoothed_results(
     con.close()
     assert manifest == [("backfill .. subjects=all dataset=hautflow", "completed", IMAGES)]
     assert set(ledger_states(ingest_options.state_dir).values()) == {ImageState.WRITTEN}
-
-
-def test_a_second_backfill_leaves_the_same_lake(ingest_options: IngestOptions) -> None:
-    options = backfill_options(ingest_options)
-    first = run_backfill(options)
-    after_first = content(ingest_options.lake, [*INGESTED_TABLES, "smoothed_results"])
+    after_first = content(lake, [*INGESTED_TABLES, "smoothed_results"])
 
     second = run_backfill(options)
 
     assert (second.record.rows_written, second.smoothed_rows) == (
-        first.record.rows_written,
-        first.smoothed_rows,
+        run.record.rows_written,
+        run.smoothed_rows,
     )
-    assert content(ingest_options.lake, [*INGESTED_TABLES, "smoothed_results"]) == after_first
+    assert content(lake, [*INGESTED_TABLES, "smoothed_results"]) == after_first
 
 
 def test_the_backfill_restores_a_lost_partition(ingest_options: IngestOptions) -> None:
@@ -336,75 +320,125 @@ def test_the_command_prints_the_counts(ingest_options: IngestOptions) -> None:
     assert "swap them" in bad.output
 
 
-# --- planning, without a server ------------------------------------------------------------
+def test_a_backfill_without_the_ingests_ledger_says_where_it_looked(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["backfill", "--state", str(tmp_path / "nowhere")])
+
+    assert result.exit_code == 2, result.output
+    assert "no ledger in" in result.output
+    assert not (tmp_path / "nowhere" / "ledger.sqlite").exists()
 
 
-def _target(subject: str, day: int) -> Target:
-    source = SourceImage(
-        uri=f"/photos/{subject}/{day}/front.jpg",
-        side=Side.FRONT,
-        sha256=f"{subject}{day}",
-        size=1,
-        image_format="JPEG",
-        captured_at=datetime(2026, 1, day, 12, tzinfo=UTC),
-        captured_at_source="folder",
-        light_id=1,
-    )
-    image = UploadedImage(
-        capture_id=f"{subject}{day}",
-        subject_key=subject,
-        session_key=str(day),
-        dataset_id="d",
-        subject_id=subject,
-        batch_id=f"b{subject}{day}",
-        image_id=f"i{subject}{day}",
-        source=source,
-        uploaded_at=datetime(2026, 2, 1, tzinfo=UTC),
-    )
-    return Target(image, ImageState.WRITTEN)
+# --- reading and writing, on the real emulator ------------------------------------------
 
 
-def test_chunks_keep_a_subject_together_in_time_order_and_share_room() -> None:
-    targets = [_target("amy", d) for d in (9, 2, 5)] + [_target("ben", 3), _target("cy", 4)]
-
-    chunks = plan_chunks(targets, size=2)
-
-    def shape(slices: list[SubjectSlice]) -> list[tuple[str, tuple[date, date], int]]:
-        return [(s.subject.subject_id, s.days, len(s.targets)) for s in slices]
-
-    assert [shape(chunk) for chunk in chunks] == [
-        [("amy", (date(2026, 1, 2), date(2026, 1, 5)), 2)],
-        [("amy", (date(2026, 1, 9), date(2026, 1, 9)), 1), ("ben", (date(2026, 1, 3),) * 2, 1)],
-        [("cy", (date(2026, 1, 4),) * 2, 1)],
-    ]
-    assert sum(len(s.targets) for chunk in plan_chunks(targets, size=50) for s in chunk) == 5
-    assert len(plan_chunks(targets, size=50)) == 1
-
-
-def test_an_image_missing_from_the_history_is_read_on_its_own(
-    ingest_options: IngestOptions,
-) -> None:
-    ledger = Ledger.sqlite(Path(ingest_options.state_dir) / "ledger.sqlite")
+def _ben(state_dir: str) -> tuple[list[Target], tuple[int, ...]]:
+    """Ben's images (two sessions, two days) as targets, and the ingest's complete rule."""
+    ledger = Ledger.sqlite(Path(state_dir) / "ledger.sqlite")
     try:
-        image, state = ledger.images_on_the_api(dataset_name="hautflow", subject_keys=["ben"])[0]
+        found = ledger.images_on_the_api(dataset_name="hautflow", subject_keys=["ben"])
         expected = ledger.enabled_algorithms("hautflow")
     finally:
         ledger.close()
     assert expected
-    # A day on which the subject has no photo: all_results answers nothing for it.
+    return [Target(image, state) for image, state in found], expected
+
+
+def test_the_history_gives_each_image_the_rows_its_own_results_give(
+    ingest_options: IngestOptions,
+) -> None:
+    targets, expected = _ben(ingest_options.state_dir)
+    assert len(targets) == 2
+    first = targets[0]
+    # A moment the subject has no photo: the history does not answer for it.
     elsewhere = replace(
-        image, source=replace(image.source, captured_at=datetime(2025, 6, 1, tzinfo=UTC))
+        first.image,
+        source=replace(first.image.source, captured_at=datetime(2025, 6, 1, tzinfo=UTC)),
     )
+    mean = SmoothingRequest((SmoothingMethod.MEAN,), 14, 10)
+
+    async def read() -> tuple[list[Reading], Reading, Reading, dict[str, list[Any]]]:
+        async with connect_service(api_url=ingest_options.api_url) as connection:
+            client = connection.client
+            reader = ChunkReader(client, expected, mean, concurrency=4)
+            history = await reader.chunk([SubjectSlice(tuple(targets))])
+            [alone] = await reader.chunk([SubjectSlice((Target(elsewhere, first.state),))])
+            # A history that lags (one algorithm of the image so far): its own rows decide.
+            partial = await reader.read_image(first, history[0].results.rows[:1])
+            own = {
+                t.image.image_id: [row.raw for row in await client.results(t.image.ref)]
+                for t in targets
+            }
+            return history, alone, partial, own
+
+    history, alone, partial, own = asyncio.run(read())
+
+    assert [r.from_history for r in history] == [True, True]
+    for reading in history:
+        assert reading.results.complete
+        assert [row.raw for row in reading.results.rows] == own[reading.target.image.image_id]
+        assert reading.smoothed[SmoothingMethod.MEAN]
+    for reading in (alone, partial):
+        assert (reading.from_history, reading.results.complete, reading.error) == (
+            False,
+            True,
+            None,
+        )
+        assert [row.raw for row in reading.results.rows] == own[first.image.image_id]
+
+
+def test_a_refused_smoothing_loses_neither_the_image_nor_its_results(
+    ingest_options: IngestOptions,
+) -> None:
+    targets, expected = _ben(ingest_options.state_dir)
+    # A window of 0 days: the service refuses the smoothing (400), for every method.
+    refused = SmoothingRequest((SmoothingMethod.MEAN, SmoothingMethod.LINEAR_APPROXIMATION), 0, 10)
+    ledger = Ledger.sqlite(Path(ingest_options.state_dir) / "ledger.sqlite")
+
+    async def read_and_write() -> BackfillWriter:
+        writer = BackfillWriter(
+            Lake(ingest_options.lake), ledger, "refused-run", window_days=0, max_size=10
+        )
+        async with connect_service(api_url=ingest_options.api_url) as connection:
+            reader = ChunkReader(connection.client, expected, refused, concurrency=4)
+            await writer.add(await reader.chunk([SubjectSlice(tuple(targets))]))
+        await writer.flush()
+        return writer
+
+    try:
+        writer = asyncio.run(read_and_write())
+    finally:
+        ledger.close()
+
+    assert (writer.complete, writer.failed, writer.smoothed_rows) == (2, [], 0)
+    assert sorted((method for _, method, _ in writer.smoothing_failed)) == [
+        "linear_approximation",
+        "linear_approximation",
+        "mean",
+        "mean",
+    ]
+    con = connect(ingest_options.lake)
+    rewritten = scalar(con, "SELECT count(*) FROM images WHERE run_id = 'refused-run'")
+    con.close()
+    assert rewritten == 2
+
+
+def test_a_refused_login_ends_the_run(
+    ingest_options: IngestOptions, haut_env: pytest.MonkeyPatch
+) -> None:
+    haut_env.setenv("HAUT_API_TOKEN", "not-a-valid-token")
     options = backfill_options(ingest_options, methods=[SmoothingMethod.MEAN])
 
-    async def read() -> list[Reading]:
-        async with connect_service(api_url=options.api_url) as connection:
-            piece = SubjectSlice((Target(elsewhere, state),))
-            return await read_chunk.fn(connection.client, [piece], expected, options)
+    with pytest.raises(AuthError):
+        run_backfill(options)
 
-    [reading] = asyncio.run(read())
-
-    assert reading.error is None
-    assert reading.results.complete
-    assert {row.algorithm_version_id for row in reading.results.rows} == set(expected)
-    assert reading.smoothed[SmoothingMethod.MEAN]
+    con = connect(ingest_options.lake)
+    statuses = con.execute(
+        "SELECT status, images_failed FROM runs WHERE source LIKE 'backfill%'"
+    ).fetchall()
+    con.close()
+    assert statuses == [("failed", 0)]  # not a run of "failed" images
+    args = ["backfill", "--lake", ingest_options.lake, "--state", ingest_options.state_dir]
+    result = CliRunner().invoke(app, [*args, "--api-url", str(ingest_options.api_url)])
+    assert result.exit_code == 2, result.output
+    assert "refused the login" in result.output
+    assert "not-a-valid-token" not in result.output

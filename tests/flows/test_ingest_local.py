@@ -229,9 +229,9 @@ def test_the_run_publishes_its_summary_as_prefect_artifacts(sample_run: SampleRu
     # the first four subjects by key, each plot a PNG in the markdown and a file in the lake
     report = str(reports[0].data)
     assert report.count("](data:image/png;base64,iVBORw0KGgo") == 4
-    assert "### alice" in report
-    assert "### dara" in report
-    assert "### erin" not in report
+    assert "### `alice`" in report
+    assert "### `dara`" in report
+    assert "### `erin`" not in report
     plots = Path(sample_run.options.lake) / "reports" / "plots"
     assert sorted(p.name for p in plots.iterdir()) == [
         "alice.png",

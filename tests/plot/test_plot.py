@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import matplotlib.dates as mdates
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
@@ -59,7 +60,8 @@ def line(figure: Figure, family: str, label: str) -> tuple[list[float], list[flo
     """The x (matplotlib day numbers) and y values of one panel's line called ``label``."""
     (ax,) = [ax for ax in figure.axes if ax.get_title() == family]
     (drawn,) = [ln for ln in ax.get_lines() if ln.get_label() == label]
-    return list(map(float, drawn.get_xdata(orig=False))), list(map(float, drawn.get_ydata()))
+    x = np.asarray(drawn.get_xdata(orig=False), dtype=float)
+    return x.tolist(), np.asarray(drawn.get_ydata(), dtype=float).tolist()
 
 
 def test_one_panel_per_family_with_data_in_the_usual_order() -> None:

@@ -39,7 +39,8 @@ def test_the_run_plots_are_drawn_saved_and_embedded(lake_url: str) -> None:
     assert "1 of the 2 subjects this run wrote" in markdown
     assert f"`{Path(lake_url) / PLOTS_FOLDER}`" in markdown
     assert "hautflow history SUBJECT --plot FILE.png" in markdown
-    prefix = "![alice](data:image/png;base64,"
+    assert "### `alice`" in markdown
+    prefix = "![skin diary](data:image/png;base64,"
     start = markdown.index(prefix) + len(prefix)
     png = base64.b64decode(markdown[start : markdown.index(")", start)])
     assert png == (Path(lake_url) / PLOTS_FOLDER / "alice.png").read_bytes()

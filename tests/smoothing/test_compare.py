@@ -6,9 +6,12 @@ server, the Parquet they write read back by DuckDB, the ``hautflow smoothing`` c
 
 from __future__ import annotations
 
+import math
+import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -48,6 +51,11 @@ class Ingested:
             "--api-url",
             self.emulator.url,
         ]
+
+    def copy(self, root: Path) -> Ingested:
+        """The same lake in ``root`` (a test that writes to it leaves the shared one alone)."""
+        shutil.copytree(self.lake, root / "lake")
+        return replace(self, lake=root / "lake", state=root / "state")
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +147,8 @@ def test_a_doctored_score_is_reported_as_a_disagreement(ingested: Ingested, tmp_
         assert code == 1, output
         lines = output.strip().splitlines()
         wrong = [line for line in lines if target["image_id"] in line]
-        local, api = round(target["value"] + 30), round(target["value"])
+        # the API rounds half up (Python's round() goes half to even: 70.5 -> 70)
+        local, api = math.floor(target["value"] + 30.5), math.floor(target["value"] + 0.5)
         assert len(wrong) == 1
         assert "redness" in wrong[0]
         assert f"local {local:>4}" in wrong[0]
@@ -165,3 +174,75 @@ def test_nothing_to_compare_is_an_error_naming_the_fix(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "hautflow ingest" in output
+
+
+def test_a_service_that_is_down_exits_2_naming_the_options(
+    ingested: Ingested, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HAUT_API_URL", "")
+    args = ["--lake", str(ingested.lake), "--state", str(ingested.state)]
+    for command in ("compare", "pull"):
+        code, output = smoothing(
+            command, "--subject", "ben", *args, "--api-url", "http://127.0.0.1:9"
+        )
+        assert code == 2, output
+        assert "http://127.0.0.1:9 is up (--api-url)" in output
+        assert "--state" in output
+        assert "Traceback" not in output
+
+
+def test_images_unknown_to_the_api_disagree_unless_allowed(
+    ingested: Ingested, tmp_path: Path
+) -> None:
+    copy = ingested.copy(tmp_path)
+    lake = Lake(str(copy.lake))
+    ben = next(row for row in lake.read("images").to_pylist() if row["subject_key"] == "ben")
+    ghost = LakeRows()
+    ghost.add("images", {**ben, "image_id": "00000000-0000-4000-8000-000000000000"})
+    lake.write(ghost, run_id="ghost")
+    code, output = smoothing("compare", "--method", "mean", "--subject", "ben", *copy.args())
+    assert code == 1, output
+    assert "1 images unknown to the API" in output
+    assert "00000000-0000-4000-8000-000000000000" in output
+    code, output = smoothing(
+        "compare", "--method", "mean", "--subject", "ben", "--allow-missing", *copy.args()
+    )
+    assert code == 0, output
+
+
+def _results_of(emulator: Emulator, image_id: str) -> list[dict[str, Any]]:
+    return emulator.server.state.store.children("results", image_id)
+
+
+def test_readers_see_only_the_newest_fetch_of_an_image(ingested: Ingested, tmp_path: Path) -> None:
+    copy = ingested.copy(tmp_path)
+    con = connect(str(copy.lake))
+    (ben,) = con.execute("SELECT image_id FROM images WHERE subject_key = 'ben'").fetchone() or ()
+    code, output = smoothing("pull", "--subject", "ben", *copy.args())
+    assert code == 0, output
+    # The service withdraws ben's results (every row fails now): smoothed_results says [].
+    store = copy.emulator.server.state.store
+    before = _results_of(copy.emulator, ben)
+    try:
+        for row in before:
+            store.replace("results", {**row, "is_ok": False})
+        code, output = smoothing("pull", "--subject", "ben", *copy.args())
+        assert code == 0, output
+    finally:
+        for row in before:
+            store.replace("results", row)
+    con = connect(str(copy.lake))
+    every = con.execute(
+        "SELECT count(*) FROM smoothed_results WHERE subject_key = 'ben'"
+    ).fetchone()
+    assert every == (SMOOTHABLE_FAMILIES + 1,)  # the first answer's rows are still on disk
+    latest = con.execute(
+        "SELECT algorithm_family, values_returned FROM smoothed_results_latest "
+        "WHERE subject_key = 'ben'"
+    ).fetchall()
+    assert latest == [(None, 0)]  # only the marker of the newest answer
+    runs = con.execute(
+        "SELECT status, images_complete, rows_written FROM runs "
+        "WHERE source LIKE 'smoothing pull%' ORDER BY started_at DESC LIMIT 2"
+    ).fetchall()
+    assert runs == [("completed", 1, 1), ("completed", 1, SMOOTHABLE_FAMILIES)]

@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from haut.emulator.catalog import SMOOTHED_RESULTS_ORDER
@@ -23,9 +24,15 @@ from tests.tasks.lake_support import FIXTURES, emulated_payload, uploaded_image
 METHODS = ("mean", "mean_without_outliers", "linear_approximation")
 
 
-def redness(con, method: str = "mean", **settings: int) -> dict[str, tuple[float, int]]:  # type: ignore[no-untyped-def]
+def redness(
+    con: duckdb.DuckDBPyConnection,
+    method: str = "mean",
+    *,
+    window_days: int = 14,
+    max_size: int = 10,
+) -> dict[str, tuple[float, int]]:
     """session/side -> (smoothed redness, sample size)."""
-    frame = local_smoothed(con, method=method, **settings)
+    frame = local_smoothed(con, method=method, window_days=window_days, max_size=max_size)
     frame = frame[frame.algorithm == "redness"]
     return {
         f"{row.session_key}/{row.side}": (row.smoothed, row.sample_size)
@@ -186,3 +193,28 @@ def test_subjects_are_smoothed_apart(tmp_path: Path) -> None:
     frame = local_smoothed(con, subject_key="alice")
     assert set(frame.subject_key) == {"alice"}
     assert redness(con)["d0/front"] == (70.0, 1)
+
+
+def test_an_image_whose_family_failed_still_takes_its_place_in_the_sample(tmp_path: Path) -> None:
+    # d1's redness row is not ok (its 10 is no point), but d1 has other face scores: it is a
+    # sample point, so with at most 2 images d0's sample is d0 and d1 -> redness 70 alone.
+    shots = [
+        Shot("d0", T0, 70),
+        Shot("d1", T0 - DAY, 10, failed=("redness",)),
+        Shot("d2", T0 - 2 * DAY, 50),
+    ]
+    con = tiny_lake(tmp_path, shots)
+    assert redness(con, max_size=2)["d0/front"] == (70.0, 1)
+    assert redness(con, max_size=3)["d0/front"] == (60.0, 2)  # (70 + 50) / 2
+    assert "d1/front" not in redness(con)  # the image lists no redness of its own
+    acne = local_smoothed(con, max_size=2)
+    assert set(acne[acne.algorithm == "acne"].sample_size) == {1, 2}
+
+
+def test_the_same_subject_key_in_two_datasets_is_two_subjects(tmp_path: Path) -> None:
+    # Two API subjects named alice: each smooths over its own images only.
+    shots = [Shot("d0", T0, 70), Shot("d1", T0 - DAY, 50, dataset="other")]
+    con = tiny_lake(tmp_path, shots)
+    assert redness(con) == {"d0/front": (70.0, 1), "d1/front": (50.0, 1)}
+    frame = local_smoothed(con, subject_key="alice")
+    assert frame.subject_id.nunique() == 2

@@ -38,8 +38,15 @@ def test_one_row_per_family_with_the_settings_and_the_image_context() -> None:
 def test_ids_are_stable_and_differ_by_setting() -> None:
     image = uploaded_image()
 
-    def ids(**settings: int) -> set[str]:
-        rows = smoothed_rows(image, captured_values(), method="mean", run_id="r", **settings)
+    def ids(window_days: int, max_size: int) -> set[str]:
+        rows = smoothed_rows(
+            image,
+            captured_values(),
+            method="mean",
+            run_id="r",
+            window_days=window_days,
+            max_size=max_size,
+        )
         return set(rows.rows["smoothed_results"])
 
     assert ids(window_days=14, max_size=10) == ids(window_days=14, max_size=10)
