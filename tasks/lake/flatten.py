@@ -92,7 +92,8 @@ def split_value(value: Any) -> tuple[float | None, str | None]:
     return None, _dumps(value)
 
 
-def _image_context(image: UploadedImage, run_id: str) -> Row:
+def image_context(image: UploadedImage, run_id: str) -> Row:
+    """The image's columns that every image-derived row carries (ids, keys, side, time)."""
     captured_at = image.source.captured_at
     return {
         "image_id": image.image_id,
@@ -336,7 +337,7 @@ def flatten_image(
     ``status`` is the image's state ("complete" or "pending"); ``include_coordinates`` keeps
     each mask's GeoJSON features (large) in ``masks.coordinates_json``.
     """
-    context = _image_context(image, run_id)
+    context = image_context(image, run_id)
     rows = _owner_rows(image, context)
     rows.add("images", _image_row(image, context, status, results, len(aux)))
     for row in results:

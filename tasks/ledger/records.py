@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import RowMapping, select
 from sqlalchemy.engine import Connection
@@ -112,7 +113,8 @@ def capture_record(row: RowMapping, images: Mapping[str, dict[Side, ImageRecord]
     )
 
 
-def uploaded_image(row: RowMapping) -> UploadedImage:
+def uploaded_image(row: Mapping[Any, Any]) -> UploadedImage:
+    """An uploaded image from a row of its columns (a ledger row, or the lake's, renamed)."""
     source = SourceImage(
         uri=row["uri"],
         side=Side(row["side"]),

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from haut.client import HautClient
 from haut.errors import NotFoundError
-from schemas.captures import Side, SourceImage, UploadedImage
+from schemas.captures import UploadedImage
 from tasks.lake import Lake
 from tasks.lake.rows import LakeRows
+from tasks.ledger.records import uploaded_image
 from tasks.smoothing.rows import smoothed_rows
 from tasks.smoothing.settings import Smoothing
 
@@ -24,38 +25,16 @@ if TYPE_CHECKING:
     import duckdb
 
 _IMAGES_SQL = """
-SELECT image_id, capture_id, subject_key, session_key, dataset_id, subject_id, batch_id,
-       source_uri, side, sha256, size_bytes, image_format, captured_at, captured_at_source,
-       light_id, uploaded_at
+SELECT image_id, coalesce(capture_id, '') AS capture_id, subject_key, session_key, dataset_id,
+       subject_id, batch_id, coalesce(source_uri, '') AS uri, side, coalesce(sha256, '') AS sha256,
+       coalesce(size_bytes, 0) AS size, coalesce(image_format, 'JPEG') AS image_format,
+       captured_at, coalesce(captured_at_source, '') AS captured_at_source,
+       coalesce(light_id, 1) AS light_id, uploaded_at
 FROM images
 WHERE status = 'complete'
   AND ($subjects IS NULL OR list_contains($subjects, subject_key))
 ORDER BY subject_key, captured_at, side, image_id
 """
-
-
-def _uploaded(row: dict[str, Any]) -> UploadedImage:
-    source = SourceImage(
-        uri=row["source_uri"] or "",
-        side=Side(row["side"]),
-        sha256=row["sha256"] or "",
-        size=row["size_bytes"] or 0,
-        image_format=row["image_format"] or "JPEG",
-        captured_at=row["captured_at"],
-        captured_at_source=row["captured_at_source"] or "",
-        light_id=row["light_id"] or 1,
-    )
-    return UploadedImage(
-        capture_id=row["capture_id"] or "",
-        subject_key=row["subject_key"],
-        session_key=row["session_key"],
-        dataset_id=row["dataset_id"],
-        subject_id=row["subject_id"],
-        batch_id=row["batch_id"],
-        image_id=row["image_id"],
-        source=source,
-        uploaded_at=row["uploaded_at"],
-    )
 
 
 def lake_images(
@@ -64,7 +43,7 @@ def lake_images(
     """The lake's complete images (of these subjects, if given), oldest first per subject."""
     cursor = con.execute(_IMAGES_SQL, {"subjects": list(subject_keys) if subject_keys else None})
     names = [column[0] for column in cursor.description]
-    return [_uploaded(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+    return [uploaded_image(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
 
 
 @dataclass

@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 
 from schemas.api_results import SmoothedValue
 from schemas.captures import UploadedImage
-from tasks.lake.rows import LakeRows, Row, capture_month, stable_id
+from tasks.lake.flatten import image_context
+from tasks.lake.rows import LakeRows, stable_id
 
 TABLE = "smoothed_results"
 
@@ -24,23 +25,6 @@ def smoothed_id(
 ) -> str:
     """The row id: the same image, family and settings always give the same id."""
     return stable_id(image_id, family, method, window_days, max_size)
-
-
-def _context(image: UploadedImage, run_id: str) -> Row:
-    captured_at = image.source.captured_at
-    return {
-        "image_id": image.image_id,
-        "batch_id": image.batch_id,
-        "subject_id": image.subject_id,
-        "dataset_id": image.dataset_id,
-        "capture_id": image.capture_id,
-        "subject_key": image.subject_key,
-        "session_key": image.session_key,
-        "side": image.side.value,
-        "captured_at": captured_at,
-        "capture_month": capture_month(captured_at),
-        "run_id": run_id,
-    }
 
 
 def smoothed_rows(
@@ -59,7 +43,7 @@ def smoothed_rows(
     ``fetched_at`` defaults to now (UTC).
     """
     base = {
-        **_context(image, run_id),
+        **image_context(image, run_id),
         "method": method,
         "window_days": window_days,
         "max_size": max_size,
