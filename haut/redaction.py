@@ -46,6 +46,9 @@ _MIN_SECRET_LENGTH = 4
 _MAX_REGISTERED = 512
 _registered: dict[str, None] = {}  # an insertion-ordered set of exact secret values
 _registered_lock = threading.Lock()
+# The same values, longest first (a secret that contains another is masked whole). Replaced,
+# never mutated, under the lock: readers take the tuple as it is, without locking or sorting.
+_longest_first: tuple[str, ...] = ()
 
 
 def register_secret(value: str | SecretStr | None) -> None:
@@ -53,15 +56,18 @@ def register_secret(value: str | SecretStr | None) -> None:
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
     if not text or len(text) < _MIN_SECRET_LENGTH:
         return
+    global _longest_first
     with _registered_lock:
+        if text in _registered:
+            return
         _registered[text] = None
         while len(_registered) > _MAX_REGISTERED:
             del _registered[next(iter(_registered))]
+        _longest_first = tuple(sorted(_registered, key=len, reverse=True))
 
 
-def _known_secrets() -> list[str]:
-    with _registered_lock:
-        return sorted(_registered, key=len, reverse=True)
+def _known_secrets() -> tuple[str, ...]:
+    return _longest_first
 
 
 def redact(text: str) -> str:

@@ -37,7 +37,9 @@ from tasks.lake.rows import LakeRows, Row, capture_month, stable_id
 __all__ = ["flatten_image", "safe_json", "split_value"]
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
-_SECRET_HINT = re.compile(r"://|token|signature|secret|passw|eyJ|auth|key", re.IGNORECASE)
+# A URL that _strip_urls could change: one with a query or user info. Aux image URLs arrive
+# already stripped, so most payloads have none and skip the walk in safe_json.
+_URL_WITH_SECRET_PLACE = re.compile(r"://[^\s\"'<>?@]*[?@]")
 
 
 def _strip_urls(text: str) -> str:
@@ -69,9 +71,16 @@ def _dumps(value: Any) -> str:
 
 
 def safe_json(value: Any) -> str:
-    """Compact JSON of ``value`` with URL tokens removed and other secrets masked."""
+    """Compact JSON of ``value`` with URL tokens removed and other secrets masked.
+
+    Walking the value is the slow path (most of flattening's time when every payload took it),
+    so it is taken only when the text shows a place a secret could be: a URL with a query or
+    user info, or what :func:`may_hold_secret` looks for (every secret field name included).
+    """
     text = _dumps(value)
-    return _dumps(_scrub(value)) if _SECRET_HINT.search(text) else text
+    if _URL_WITH_SECRET_PLACE.search(text) or may_hold_secret(text):
+        return _dumps(_scrub(value))
+    return text
 
 
 def split_value(value: Any) -> tuple[float | None, str | None]:

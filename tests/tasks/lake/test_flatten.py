@@ -8,6 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from haut.redaction import register_secret
 from schemas.api_results import ResultRow
 from schemas.captures import Side
 from tasks.lake import LakeRows
@@ -279,6 +280,31 @@ def test_safe_json_strips_url_tokens_and_secret_fields() -> None:
     assert "hunter22" not in text
     assert json.loads(text)["urls"]["original"] == "https://cdn.example/a.jpg?size=2"
     assert json.loads(text)["author_id"] == 1103
+
+
+@pytest.mark.parametrize(
+    ("payload", "secret"),
+    [
+        # One secret each, each found by a different check: user info in a URL, a secret
+        # parameter name, a registered value with no telltale word.
+        ({"urls": {"original": "https://bob:s3cr3tpw@cdn.example/a.jpg"}}, "s3cr3tpw"),
+        ({"urls": {"original": "https://cdn.example/a.jpg?sig=x&auth_k=Zq9Zq9"}}, "Zq9Zq9"),
+        ({"comment": "opaque-7Hq2kWv9"}, "opaque-7Hq2kWv9"),
+    ],
+)
+def test_safe_json_finds_each_kind_of_secret_before_skipping_the_walk(
+    payload: dict[str, Any], secret: str
+) -> None:
+    register_secret("opaque-7Hq2kWv9")
+    assert secret not in safe_json(payload)
+
+
+def test_safe_json_keeps_a_clean_payload_byte_for_byte() -> None:
+    payload = {"urls": {"original": "https://cdn.example/a.jpg"}, "b": [1, "two"], "a": None}
+    assert (
+        safe_json(payload)
+        == '{"a":null,"b":[1,"two"],"urls":{"original":"https://cdn.example/a.jpg"}}'
+    )
 
 
 def test_a_write_holds_one_subject_and_batch_row_however_many_images_bring_them() -> None:
