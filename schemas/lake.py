@@ -276,7 +276,12 @@ RUNS = _spec(
     column("started_at", TIMESTAMP, "When the run started"),
     column("finished_at", TIMESTAMP, "When the run finished (null while running)"),
     column("source", pa.string(), "The folder URL ingested"),
-    column("status", pa.string(), "running, succeeded, failed, ..."),
+    column(
+        "status",
+        pa.string(),
+        "running (or died: no later row), completed, completed_with_quarantine, "
+        "incomplete (images pending or failed), failed (the run stopped)",
+    ),
     column("files_seen", pa.int64(), "Files found under the source"),
     column("captures_discovered", pa.int64(), "Usable captures found"),
     column("quarantined", pa.int64(), "Files set aside"),

@@ -56,7 +56,7 @@ def check_size(name: str, size: int | None, max_bytes: int) -> Problem | None:
     empty file (0 bytes read) from one that cannot be opened.
     """
     if size is not None and size > max_bytes:
-        return _too_large(name, size, max_bytes, whole=False)
+        return _too_large(name, size, max_bytes)
     return None
 
 
@@ -70,7 +70,7 @@ def _empty(name: str) -> Problem:
 
 def _too_large(name: str, size: int, max_bytes: int, *, whole: bool = True) -> Problem:
     # Reading stops at the limit, so a file found too large while reading has no full size.
-    measured = f"{size / 2**20:.1f} MiB" if whole else "more than that"
+    measured = f"{size / 2**20:.1f} MiB ({size:,} bytes)" if whole else "more than that"
     return Problem(
         QuarantineReason.TOO_LARGE,
         f"{name} is {measured}; the API takes at most {max_bytes / 2**20:g} MiB per image",

@@ -105,7 +105,13 @@ def test_the_default_limit_is_thirty_mebibytes(tmp_path: Path) -> None:
     write_local(tmp_path / "src", files)
     with (tmp_path / "src/a/s/front.jpg").open("r+b") as handle:
         handle.truncate(30 * 2**20 + 1)  # sparse: no 30 MiB written
-    assert reasons(discover(str(tmp_path / "src"))) == {"a/s/front.jpg": R.TOO_LARGE}
+    found = discover(str(tmp_path / "src"))
+    assert reasons(found) == {"a/s/front.jpg": R.TOO_LARGE}
+    # The listing knows the whole size: the message says it, and the limit.
+    assert (
+        "a/s/front.jpg is 30.0 MiB (31,457,281 bytes); the API takes at most 30 MiB"
+        in found.quarantined[0].detail
+    )
 
 
 @pytest.mark.parametrize(
