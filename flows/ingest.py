@@ -16,17 +16,18 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from flows.options import IngestOptions
-from flows.summary import RunSummary, publish_summary
+from flows.summary import RunSummary, publish_summary, with_warnings
 from haut.client import HautClient
 from haut.redaction import redact
 from hautflow.service import connect
+from hautflow.settings import ConfigurationError, HautSettings
 from schemas.captures import Capture, Discovery, ImageKind, QuarantinedFile, UploadedImage
 from tasks import progress
 from tasks.discovery import discover
@@ -45,7 +46,7 @@ from tasks.uploading import (
     plan,
     upload_captures,
 )
-from tasks.waiting import ImageResults, ResultWaiter, make_waiter
+from tasks.waiting import ImageResults, ResultWaiter, WebhookAuth, WebhookAuthScheme, make_waiter
 
 UPLOADING_CHUNKS = 2
 """Chunks uploading at once (each uploads ``concurrency`` captures at a time)."""
@@ -70,8 +71,8 @@ def discover_task(options: IngestOptions) -> Discovery:
 
 
 @task(name="plan", cache_policy=NO_CACHE)
-def plan_task(discovery: Discovery, ledger: Ledger) -> Plan:
-    return plan(discovery, ledger)
+def plan_task(discovery: Discovery, ledger: Ledger, dataset: str) -> Plan:
+    return plan(discovery, ledger, dataset=dataset)
 
 
 @task(name="upload-chunk", cache_policy=NO_CACHE)
@@ -212,11 +213,34 @@ def _announce_totals(captures: Sequence[Capture], carried_over: Sequence[Uploade
     reporter.advance(Stage.UPLOADED, len(carried_over))
 
 
+class _Service:
+    """The service settings and the result waiter, made before anything else: a configuration
+    error (e.g. a bad ``HAUT_WEBHOOK_SECRET``) stops the run before it logs in, creates a
+    dataset, or writes a ledger or a lake."""
+
+    def __init__(self, options: IngestOptions) -> None:
+        self.settings = HautSettings()
+        self.waiter = make_waiter(options.wait, **_waiter_options(options, self.settings))
+
+
 async def _upload_and_write(
-    options: IngestOptions, ledger: Ledger, work: Plan, record: RunRecord, lake: Lake
+    options: IngestOptions,
+    service: _Service,
+    ledger: Ledger,
+    work: Plan,
+    record: RunRecord,
+    lake: Lake,
 ) -> tuple[RunRecord, UploadOutcome]:
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
-    async with connect(api_url=options.api_url, emulator_state=emulator_state) as connection:
+    settings, waiter = service.settings, service.waiter
+    async with connect(
+        settings,
+        api_url=options.api_url,
+        emulator_state=emulator_state,
+        credentials_block=options.credentials_block,
+        requests_per_second=options.requests_per_second,
+        max_concurrency=options.requests_in_flight,
+    ) as connection:
         if connection.embedded_emulator:
             get_run_logger().info(
                 "No Haut.AI credentials: using the embedded emulator (%s)", connection.url
@@ -230,13 +254,17 @@ async def _upload_and_write(
             enabled_algorithms=options.enabled_algorithms,
             retention=options.retention(),
         )
-        waiter = make_waiter(options.wait, **options.wait_options)
 
         def written(image_ids: list[str]) -> None:
             mark_written(ledger, image_ids)
             progress.current().advance(Stage.WRITTEN, len(image_ids))
 
-        writer = BufferedLakeWriter(lake, run_id=record.run_id, on_written=written)
+        writer = BufferedLakeWriter(
+            lake,
+            run_id=record.run_id,
+            on_written=written,
+            mask_coordinates=options.mask_coordinates,
+        )
         # Images uploaded by earlier runs whose results never reached the lake.
         carried_over = pending_images(ledger)
         _announce_totals(work.to_upload, carried_over)
@@ -250,32 +278,58 @@ async def _upload_and_write(
     return run.tally(record), run.uploads
 
 
+def _waiter_options(options: IngestOptions, settings: HautSettings) -> dict[str, Any]:
+    """The waiter's options, with the webhook's authorization for ``wait="webhook"``.
+
+    The secret comes from ``HAUT_WEBHOOK_SECRET`` (random per run when unset), never from the
+    options: Prefect records those with the run.
+    """
+    wait_options = dict(options.wait_options)
+    if options.wait != "webhook":
+        return wait_options
+    scheme = WebhookAuthScheme(options.webhook_auth or "bearer")
+    key = options.webhook_auth_key or "hautflow"
+    try:
+        if settings.webhook_secret is None:
+            authorization = WebhookAuth(scheme, key=key)
+        else:
+            authorization = WebhookAuth(scheme, key=key, value=settings.webhook_secret)
+    except ValueError as exc:
+        raise ConfigurationError(f"HAUT_WEBHOOK_SECRET: {exc}") from None
+    wait_options["authorization"] = authorization
+    return wait_options
+
+
 @flow(name="ingest", log_prints=False)
 async def ingest(options: IngestOptions) -> RunSummary:
     """Analyse every new photo under ``options.source`` once and write its results to the lake."""
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    # A dry run talks to no service: its settings are not needed.
+    service = None if options.dry_run else _Service(options)
     lake = Lake(options.lake, options.fs_options())
     discovery = discover_task(options)
     ledger = open_ledger(options.state_dir, options.ledger_address())
     try:
         with ledger.run_lock(run_id):
-            summary = await _run(options, lake, ledger, discovery, run_id, started)
+            summary = await _run(options, service, lake, ledger, discovery, run_id, started)
     finally:
         ledger.close()
+    summary = await with_warnings(summary, options)
     await publish_summary(summary, options)
     return summary
 
 
 async def _run(
     options: IngestOptions,
+    service: _Service | None,
     lake: Lake,
     ledger: Ledger,
     discovery: Discovery,
     run_id: str,
     started: datetime,
 ) -> RunSummary:
-    work = plan_task(discovery, ledger)
+    work = plan_task(discovery, ledger, options.dataset)
     quarantined: list[QuarantinedFile] = [*discovery.quarantined, *work.changed]
     record = RunRecord(
         run_id=run_id,
@@ -290,14 +344,16 @@ async def _run(
         captures_skipped=len(work.done),
         options=options.public(),
     )
-    if options.dry_run:
+    if service is None:  # a dry run: it plans, and talks to no service
         record = replace(record, finished_at=datetime.now(UTC), status="dry-run")
-        return RunSummary(record=record, quarantined=quarantined, plan=work)
+        return RunSummary(
+            record=record, quarantined=quarantined, plan=work, awaiting=_awaiting(ledger)
+        )
     # The run is in the manifest from its start: a run that dies leaves its "running" row.
     lake.write(run_rows(record), run_id=run_id)
     failed: list[tuple[Capture, str]] = []
     try:
-        record, uploads = await _upload_and_write(options, ledger, work, record, lake)
+        record, uploads = await _upload_and_write(options, service, ledger, work, record, lake)
     except BaseException as exc:
         failure = replace(
             record, finished_at=datetime.now(UTC), status="failed", error=redact(repr(exc))
@@ -309,7 +365,20 @@ async def _run(
     record = replace(record, finished_at=datetime.now(UTC), status=_status(record))
     _write_manifest(lake, record, quarantined)
     create_views(options.lake, options.views_path, storage_options=options.fs_options())
-    return RunSummary(record=record, quarantined=quarantined, failed=failed, plan=work)
+    return RunSummary(
+        record=record,
+        quarantined=quarantined,
+        failed=failed,
+        plan=work,
+        awaiting=_awaiting(ledger),
+    )
+
+
+def _awaiting(ledger: Ledger) -> frozenset[tuple[str, str]]:
+    """The captures with images at the API whose results are not in the lake yet (the next
+    ingest carries them over): a dry run after a run stopped while waiting, or images still
+    pending at this run's end. Their missing lake rows need no backfill."""
+    return frozenset((i.subject_key, i.session_key) for i in pending_images(ledger))
 
 
 def _status(record: RunRecord) -> str:

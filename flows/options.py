@@ -5,10 +5,11 @@ Deployments pass these as a JSON object; the command line builds them from its f
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, model_validator
 
 from tasks.operations.retention import MAX_DAYS, Retention
 
@@ -57,12 +58,45 @@ class IngestOptions(BaseModel):
     )
     wait: Literal["poll", "websocket", "webhook"] = "poll"
     wait_options: dict[str, Any] = Field(
-        default_factory=dict, description="Options of the waiter, e.g. the webhook's address"
+        default_factory=dict,
+        description="Options of the waiter, e.g. the webhook's host, port and public_url",
+    )
+    webhook_auth: Literal["bearer", "basic", "query"] | None = Field(
+        None,
+        description="How webhook deliveries prove they are ours (default bearer); the secret "
+        "comes from HAUT_WEBHOOK_SECRET, else is random per run",
+    )
+    webhook_auth_key: str | None = Field(
+        None,
+        min_length=1,
+        # tasks.waiting.receiver.MAX_FIELD_LENGTH, the API's limit (importing it would slow
+        # ``hautflow --help``; tests/test_cli_options.py checks the two agree).
+        max_length=128,
+        description="The user name (basic) or query parameter name (query) of webhook "
+        "deliveries (default: hautflow)",
     )
     results_timeout: float = Field(600.0, gt=0, description="Seconds to wait for results")
     chunk_size: int = Field(50, ge=1, description="Captures per upload task")
     concurrency: int = Field(8, ge=1, description="Captures uploaded at once per chunk")
+    requests_per_second: float | None = Field(
+        None, gt=0, description="The client's request rate (None: HAUT_REQUESTS_PER_SECOND, 10)"
+    )
+    # Not a connection-pool size: it becomes the client's Throttle.max_concurrency.
+    requests_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description="HTTP requests in flight at once (None: HAUT_MAX_CONCURRENCY, else 8)",
+    )
     api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
+    credentials_block: str | None = Field(
+        None,
+        min_length=1,
+        description="Prefect Secret block with the Haut.AI credentials (None: "
+        "HAUT_CREDENTIALS_BLOCK, else the HAUT_* variables)",
+    )
+    mask_coordinates: bool = Field(
+        False, description="Keep each mask's GeoJSON features in masks.coordinates_json (large)"
+    )
     # Secret-bearing options are Secret: Prefect records flow parameters, and these must reach
     # neither its database nor its UI. Deployments take them from the environment instead.
     ledger_url: SecretStr | None = Field(
@@ -72,6 +106,35 @@ class IngestOptions(BaseModel):
         None, description="fsspec options (e.g. endpoint, key, secret) for buckets"
     )
     dry_run: bool = False
+
+    @model_validator(mode="after")
+    def _options_fit_the_waiter(self) -> IngestOptions:
+        """Refuse waiter options the chosen waiter does not take, before anything is created.
+
+        Caught here, a deployment's wrong ``wait_options`` fail when its run starts, not after
+        the dataset exists and photos are uploaded.
+        """
+        if self.wait != "webhook" and (self.webhook_auth or self.webhook_auth_key):
+            raise ValueError(
+                f"webhook_auth and webhook_auth_key apply only to wait='webhook', not "
+                f"wait={self.wait!r}: drop them or wait by webhook"
+            )
+        if self.webhook_auth == "bearer" and self.webhook_auth_key:
+            raise ValueError(
+                "webhook_auth_key names the basic user or the query parameter: "
+                "a bearer token has none"
+            )
+        accepted = _waiter_parameters(self.wait)
+        unknown = sorted(set(self.wait_options) - accepted)
+        if unknown:
+            others = [name for name in ("poll", "websocket", "webhook") if name != self.wait]
+            where = [n for n in others if set(unknown) <= _waiter_parameters(n)]
+            hint = f" (options of wait={where[0]!r})" if where else ""
+            raise ValueError(
+                f"wait_options {', '.join(unknown)} do not apply to wait={self.wait!r}{hint}; "
+                f"it takes: {', '.join(sorted(accepted)) or 'none'}"
+            )
+        return self
 
     @property
     def views_path(self) -> Path:
@@ -99,3 +162,18 @@ class IngestOptions(BaseModel):
         return self.model_dump(
             exclude={"storage_options", "wait_options", "ledger_url"}, mode="json"
         )
+
+
+def _waiter_parameters(wait: str) -> set[str]:
+    """The keyword options the waiter called ``wait`` takes from ``wait_options``.
+
+    ``authorization`` is set from ``webhook_auth`` and the environment, never from plain
+    options: its secret would be recorded with the run's parameters.
+    """
+    # Here, not at the top: the waiters bring a web server along, and ``hautflow --help``
+    # imports this module.
+    from tasks.waiting import PollWaiter, WebhookWaiter, WebsocketWaiter
+
+    waiter = {"poll": PollWaiter, "websocket": WebsocketWaiter, "webhook": WebhookWaiter}[wait]
+    names = set(inspect.signature(waiter).parameters)
+    return names - {"authorization"}

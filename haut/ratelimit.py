@@ -14,6 +14,8 @@ class Throttle:
     def __init__(self, max_concurrency: int, requests_per_second: float | None) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
+        self.max_concurrency = max_concurrency
+        self.requests_per_second = requests_per_second
         self._slots = asyncio.Semaphore(max_concurrency)
         self._limiter = _limiter(requests_per_second) if requests_per_second else None
 

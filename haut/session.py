@@ -68,7 +68,7 @@ class ApiSession:
         self.retry = retry
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self._throttle = Throttle(max_concurrency, requests_per_second)
+        self.throttle = Throttle(max_concurrency, requests_per_second)
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
         self.tokens = TokenManager(
             credentials,
@@ -211,7 +211,7 @@ class ApiSession:
             elif placement is TokenPlacement.QUERY:
                 query["token"] = secret
         started = time.monotonic()
-        async with self._throttle:
+        async with self.throttle:
             try:
                 response = await self._http.request(
                     method, path, json=body, params=query or None, headers=headers

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
+# Prefect reads its settings when first imported, so this comes before any import that may
+# bring it in: no usage telemetry from a user's command (server side, then client side), which
+# with no internet also ends in "database is locked" tracebacks (see STACK-NOTES.md). An
+# explicit setting in the environment still wins.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
 import asyncio
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +29,14 @@ from hautflow.operations_cli import applications_app, datasets_app, report_comma
 from hautflow.smoothing_cli import smoothing_app
 
 SAMPLE_QUERY = "SELECT * FROM metrics LIMIT 5"
+
+
+class WebhookAuthName(StrEnum):
+    """How webhook deliveries prove they are ours (reference §4.9)."""
+
+    BEARER = "bearer"
+    BASIC = "basic"
+    QUERY = "query"
 
 
 app = typer.Typer(
@@ -63,25 +81,70 @@ def emulator(
         Path | None,
         typer.Option(help="JSON {username: password}: only these log in (default: anyone)."),
     ] = None,
-    fault_429: Annotated[float, typer.Option(help="Share of API requests answered 429.")] = 0.0,
-    fault_5xx: Annotated[float, typer.Option(help="Share of API requests answered 503.")] = 0.0,
-    fault_drop: Annotated[float, typer.Option(help="Share of connections dropped.")] = 0.0,
+    fault_429: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of API requests answered 429.")
+    ] = 0.0,
+    fault_5xx: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of API requests answered 503.")
+    ] = 0.0,
+    fault_drop: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of connections dropped.")
+    ] = 0.0,
     latency: Annotated[float, typer.Option(help="Seconds added to every API request.")] = 0.0,
+    retry_after: Annotated[
+        float, typer.Option(min=0, help="Retry-After seconds of the injected 429 answers.")
+    ] = 1.0,
+    fault_websocket_drop: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of results-websocket messages after which it is closed."
+        ),
+    ] = 0.0,
+    fault_webhook: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Share of webhook delivery attempts that fail (then retried)."
+        ),
+    ] = 0.0,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the fault dice, for a repeatable run.")
+    ] = None,
 ) -> None:
     """Serve a local Haut.AI emulator (see the README for what it mimics)."""
     from haut.emulator.server import serve
 
+    if state is not None:
+        _check_state(state)  # before the banner: a bad --state is an error, not a start
     config = EmulatorConfig(
         algorithm_delay_seconds=algorithm_delay,
         rate_limit_per_second=rate_limit,
         credentials=_read_credentials(credentials),
         state_path=state,
         faults=FaultConfig(
-            rate_429=fault_429, rate_5xx=fault_5xx, rate_drop=fault_drop, latency_seconds=latency
+            rate_429=fault_429,
+            retry_after_seconds=retry_after,
+            rate_5xx=fault_5xx,
+            rate_drop=fault_drop,
+            latency_seconds=latency,
+            websocket_drop=fault_websocket_drop,
+            webhook_failure=fault_webhook,
+            seed=seed,
         ),
     )
-    typer.echo(f"Haut.AI emulator on http://{host}:{port}  (Ctrl-C stops it)")
+    # Port 0 is bound by the server: uvicorn's "Uvicorn running on" line names the port.
+    where = f"http://{host}:{port}" if port else f"http://{host} (a free port, named below)"
+    typer.echo(f"Haut.AI emulator on {where}  (Ctrl-C stops it)")
     serve(config, host=host, port=port)
+
+
+def _check_state(path: Path) -> None:
+    """Refuse a --state the emulator cannot open, by opening it as the server will."""
+    from haut.emulator.store import StateFileError, Store
+
+    try:
+        Store(path).close()
+    except StateFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--state") from exc
 
 
 @app.command()
@@ -127,12 +190,46 @@ def ingest(
     webhook_url: Annotated[
         str | None, typer.Option(help="Public URL of the receiver, if the API reaches it so.")
     ] = None,
+    webhook_auth: Annotated[
+        WebhookAuthName | None,
+        typer.Option(
+            help="How deliveries prove they are ours (default bearer); the secret is "
+            "HAUT_WEBHOOK_SECRET, else random per run."
+        ),
+    ] = None,
+    webhook_auth_key: Annotated[
+        str | None,
+        typer.Option(help="User name (basic) or query parameter name (query); default hautflow."),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for results.")] = 600.0,
     chunk_size: Annotated[int, typer.Option(help="Captures per upload task.")] = 50,
     concurrency: Annotated[int, typer.Option(help="Captures uploaded at once per chunk.")] = 8,
+    requests_per_second: Annotated[
+        float | None,
+        typer.Option(
+            help="The client's request rate to the API (default: HAUT_REQUESTS_PER_SECOND, "
+            "else 10)."
+        ),
+    ] = None,
+    requests_in_flight: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="HTTP requests in flight at once (default: HAUT_MAX_CONCURRENCY, else 8)."
+        ),
+    ] = None,
     api_url: Annotated[
         str | None, typer.Option(envvar="HAUT_API_URL", help="A Haut.AI-compatible service.")
     ] = None,
+    credentials_block: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HAUT_CREDENTIALS_BLOCK",
+            help='Prefect Secret block holding {"username", "password"} or {"api_token"}.',
+        ),
+    ] = None,
+    mask_coordinates: Annotated[
+        bool, typer.Option(help="Keep each mask's GeoJSON features (large) in the lake.")
+    ] = False,
     ledger_url: Annotated[
         str | None, typer.Option(envvar="HAUTFLOW_LEDGER_URL", help="SQLAlchemy URL of the ledger.")
     ] = None,
@@ -176,11 +273,29 @@ def ingest(
     """Analyse every new photo under SOURCE once and write its results to the lake."""
     from hautflow.ingest_cli import USER_ERRORS, exit_code, print_summary, run_ingest
 
+    webhook_flags = {
+        "--webhook-host": webhook_host,
+        "--webhook-port": webhook_port,
+        "--webhook-url": webhook_url,
+        "--webhook-auth": webhook_auth,
+        "--webhook-auth-key": webhook_auth_key,
+    }
+    given = [flag for flag, value in webhook_flags.items() if value is not None]
+    if given and wait != "webhook":
+        raise typer.BadParameter(
+            f"{', '.join(given)} apply only with --wait webhook, not --wait {wait}: "
+            "drop them or add --wait webhook"
+        )
     wait_options = {
         key: value
-        for key, value in (("host", webhook_host), ("port", webhook_port), ("url", webhook_url))
+        for key, value in (
+            ("host", webhook_host),
+            ("port", webhook_port),
+            ("public_url", webhook_url),
+        )
         if value is not None
     }
+    _check_local_source(source)
     try:
         options = IngestOptions(
             source=source,
@@ -191,10 +306,16 @@ def ingest(
             image_kind=image_kind,  # validated by the model
             wait=wait,
             wait_options=wait_options,
+            webhook_auth=webhook_auth.value if webhook_auth else None,
+            webhook_auth_key=webhook_auth_key,
             results_timeout=timeout,
             chunk_size=chunk_size,
             concurrency=concurrency,
+            requests_per_second=requests_per_second,
+            requests_in_flight=requests_in_flight,
             api_url=api_url,
+            credentials_block=credentials_block,
+            mask_coordinates=mask_coordinates,
             ledger_url=ledger_url,
             enabled_algorithms=_algorithm_ids(algorithms),
             dry_run=dry_run,
@@ -203,7 +324,7 @@ def ingest(
             clean_images_as_soon_as_ready=clean_images_as_soon_as_ready,
         )
     except ValidationError as exc:
-        raise typer.BadParameter(str(exc)) from exc
+        raise typer.BadParameter(_validation_message(exc)) from None
     try:
         summary = run_ingest(options)
     except USER_ERRORS as exc:
@@ -211,6 +332,29 @@ def ingest(
         raise typer.Exit(2) from None
     print_summary(summary, options)
     raise typer.Exit(exit_code(summary, fail_on))
+
+
+def _validation_message(error: ValidationError) -> str:
+    """Each refused option and why, without the input: it may hold a ledger URL's password."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc']) or 'options'}: {problem['msg']}"
+        for problem in error.errors(include_input=False, include_url=False)
+    )
+
+
+def _check_local_source(source: str) -> None:
+    """Refuse a local source that is no folder now, before the flow starts (seconds with
+    Prefect's server); remote sources are checked by the run, which has their options."""
+    if "://" in source and not source.startswith("file://"):
+        return
+    from tasks.discovery import SourceError
+    from tasks.discovery.discover import open_source
+
+    try:
+        open_source(source, None)
+    except SourceError as exc:
+        typer.secho(f"hautflow ingest: {exc}", err=True, fg="red")
+        raise typer.Exit(2) from None
 
 
 def _algorithm_ids(text: str | None) -> list[int] | None:
@@ -294,7 +438,17 @@ def compact(
     from tasks.lake import Lake
 
     report = Lake(lake).compact(table)
-    typer.echo(str(report))
+    what = f"table {table}" if table else "every table"
+    if not report.partitions_compacted:
+        typer.echo(f"Nothing to compact in {lake} ({what}): each partition has one file.")
+        return
+    dropped = report.rows_before - report.rows_after
+    typer.echo(
+        f"Compacted {report.partitions_compacted} partitions of {lake} ({what}): "
+        f"{report.files_before} files -> {report.files_after}, "
+        f"{report.rows_before} rows -> {report.rows_after} "
+        f"({dropped} older copies of a row dropped)"
+    )
 
 
 # Commands defined in their own modules (each imports what it needs when it runs).

@@ -1,25 +1,39 @@
-"""The terminal face of an ingest run: progress bars per stage, the summary, the exit code."""
+"""The terminal face of an ingest run: progress bars per stage, the summary, the exit code.
+
+The progress bars go to stderr; the summary is the command's output and goes to stdout, so
+``hautflow ingest ... > run.txt`` keeps it and a pipe gets no bars.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import shlex
+import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from flows.ingest import ingest
-from flows.options import IngestOptions
-from flows.summary import RunSummary
+from flows.options import DEFAULT_LAKE, IngestOptions
+from flows.summary import PLAN_ROWS_SHOWN, RunSummary
 from haut.errors import AuthError
+from haut.redaction import redact
 from hautflow.exit_policy import FailOn
 from hautflow.settings import ConfigurationError
 from tasks.discovery import DiscoveryError
 from tasks.ledger import LedgerBusyError
+from tasks.ledger.location import ledger_path
 from tasks.progress import Stage, reporting_to
 from tasks.uploading import DatasetConflictError
 
 console = Console(stderr=True)
+"""Progress bars (and anything else that is not the command's result)."""
+output = Console()
+"""The run summary: the command's output, on stdout."""
 
 USER_ERRORS: tuple[type[Exception], ...] = (
     DiscoveryError,
@@ -63,27 +77,108 @@ def run_ingest(options: IngestOptions) -> RunSummary:
 
 
 def print_summary(summary: RunSummary, options: IngestOptions) -> None:
+    """The run's counts, warnings, plan (dry run), quarantined files and failures; then where
+    the results are and commands that read them."""
     record = summary.record
     table = Table(title=f"Ingest run {record.run_id}: {record.status}")
     table.add_column("stage")
     table.add_column("count", justify="right")
     for row in summary.stage_rows():
         table.add_row(str(row["stage"]), str(row["count"]))
-    console.print(table)
-    if summary.quarantined:
-        quarantine = Table(title="Quarantined files")
-        for column in ("file", "reason", "fix"):
-            quarantine.add_column(column, overflow="fold")
-        for held in summary.quarantine_rows():
-            quarantine.add_row(held["file"], held["reason"], held["fix"])
-        console.print(quarantine)
-    for capture, error in summary.failed:
-        console.print(f"[red]failed[/] {capture.key}: {error} (the next run resumes it)")
+    output.print(table)
+    for warning in summary.warnings:
+        output.print(f"Warning: {warning}", style="yellow", markup=False, highlight=False)
     if options.dry_run:
-        console.print("Dry run: nothing was uploaded or written.")
+        _print_plan(summary)
+    if summary.quarantined:
+        _print_quarantine(summary)
+    for capture, error in summary.failed:
+        failed = Text.assemble(("failed", "red"), f" {capture.key}: {error}")
+        output.print(failed.append(" (the next run resumes it)"), highlight=False)
+    if options.dry_run:
+        output.print(
+            f"Dry run: nothing was uploaded and the lake was not written. {_ledger(options)}",
+            markup=False,
+        )
         return
-    console.print(f"Lake: {options.lake}   views: {options.views_path}")
-    console.print(f"Try: duckdb {options.views_path} -c {TRY_QUERY!r}")
+    output.print(f"Lake: {redact(options.lake)}   views: {options.views_path}", markup=False)
+    for line in try_lines(summary, options):
+        # Commands to copy: never wrapped, never read as markup.
+        output.print(line, soft_wrap=True, markup=False, highlight=False)
+
+
+def _print_plan(summary: RunSummary) -> None:
+    rows = summary.plan_rows()
+    if not rows:
+        output.print("Plan: nothing to upload.")
+        return
+    images = sum(int(row["images"]) for row in rows)
+    plan = Table(title=f"Plan: {len(rows)} captures, {images} images to upload")
+    for column in rows[0]:
+        plan.add_column(column, justify="right" if column == "images" else "left")
+    for row in rows[:PLAN_ROWS_SHOWN]:
+        plan.add_row(*map(Text, row.values()))  # Text: a folder name is not markup
+    output.print(plan)
+    if len(rows) > PLAN_ROWS_SHOWN:
+        output.print(f"... and {len(rows) - PLAN_ROWS_SHOWN} more captures.")
+
+
+def _print_quarantine(summary: RunSummary) -> None:
+    held = summary.quarantine_rows()
+    columns = summary.quarantine_columns()
+    quarantine = Table(title="Quarantined files")
+    for column in columns:
+        quarantine.add_column(
+            "manifest line" if column == "line" else column,
+            overflow="fold",
+            justify="right" if column == "line" else "left",
+        )
+    for row in held:
+        quarantine.add_row(*(Text(row[column]) for column in columns))
+    output.print(quarantine)
+
+
+def _ledger(options: IngestOptions) -> str:
+    """What a dry run did touch: it plans against the ledger, which it opens (and creates)."""
+    if options.ledger_url is not None:
+        return "Only the ledger was consulted, to plan."
+    return (
+        f"Only the ledger {ledger_path(options.state_dir)} was consulted, to plan "
+        "(created empty if it was missing)."
+    )
+
+
+def try_lines(summary: RunSummary, options: IngestOptions) -> list[str]:
+    """Commands that read what the run wrote, each working as printed: a subject's diary
+    through hautflow, a query through the Python that runs hautflow (DuckDB is a dependency,
+    the ``duckdb`` shell is not installed by the project), and the same query for that shell."""
+    views = str(options.views_path.resolve())
+    lines = []
+    subjects = sorted(
+        {c.subject_key for c in summary.plan.to_upload + summary.plan.done}
+        if summary.plan is not None
+        else ()
+    )
+    if subjects:
+        # A lake URL may carry a credential (user info, a signed query): never printed.
+        lake = [] if options.lake == DEFAULT_LAKE else ["--lake", redact(options.lake)]
+        diary = shlex.join([_hautflow(), "history", subjects[0], *lake])
+        lines.append(f"Try:  {diary}")
+    # json.dumps: a Python string literal in double quotes, so shlex.quote wraps the whole
+    # program in single quotes without escaping any.
+    program = (
+        f"import duckdb; print(duckdb.connect({json.dumps(views)}, read_only=True)"
+        f".sql({json.dumps(TRY_QUERY)}))"
+    )
+    lines.append(f"Query: {shlex.quote(sys.executable)} -c {shlex.quote(program)}")
+    lines.append(f"   or: duckdb {shlex.quote(views)} -c {shlex.quote(TRY_QUERY)}  (duckdb shell)")
+    return lines
+
+
+def _hautflow() -> str:
+    """The command as the user typed it (``.venv/bin/hautflow``), or ``hautflow``."""
+    typed = sys.argv[0] if sys.argv else ""
+    return typed if Path(typed).name == "hautflow" else "hautflow"
 
 
 def exit_code(summary: RunSummary, fail_on: FailOn) -> int:

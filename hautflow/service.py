@@ -37,13 +37,19 @@ async def connect(
     api_url: str | None = None,
     emulator_state: Path | None = None,
     emulator_config: EmulatorConfig | None = None,
+    credentials_block: str | None = None,
+    requests_per_second: float | None = None,
+    max_concurrency: int | None = None,
 ) -> AsyncIterator[Connection]:
     """Yield a client for ``api_url``, the settings' service, or an embedded emulator.
 
     ``emulator_state`` keeps the embedded emulator's state in a SQLite file, so that
     successive runs see the same service; ``emulator_config`` tunes it (tests, benchmarks).
+    ``credentials_block`` names a Prefect Secret block with the credentials (default: the
+    settings' ``HAUT_CREDENTIALS_BLOCK``, if any). ``requests_per_second`` and
+    ``max_concurrency`` override the settings' client limits (None: the settings' value).
     """
-    settings = settings or HautSettings()
+    settings = await (settings or HautSettings()).with_credentials_block(credentials_block)
     url = (api_url or "").rstrip("/") or settings.service_url()
     server: EmulatorServer | None = None
     if url is None:
@@ -57,8 +63,8 @@ async def connect(
     client = HautClient(
         url,
         settings.credentials_or_emulator_user(),
-        requests_per_second=settings.requests_per_second,
-        max_concurrency=settings.max_concurrency,
+        requests_per_second=requests_per_second or settings.requests_per_second,
+        max_concurrency=max_concurrency or settings.max_concurrency,
     )
     try:
         async with client:

@@ -2,23 +2,38 @@
 
 Everything comes from the environment (or a ``.env`` file), prefixed ``HAUT_``:
 
-========================  =====================================================================
-``HAUT_API_URL``          a Haut.AI-compatible service, e.g. an emulator from ``hautflow emulator``
-``HAUT_USERNAME``         login e-mail, with ``HAUT_PASSWORD``
-``HAUT_API_TOKEN``        a private API token instead of username and password
-``HAUT_COMPANY_ID``       the company, when a private token is used (else read from the profile)
-========================  =====================================================================
+============================  =================================================================
+``HAUT_API_URL``              a Haut.AI-compatible service, e.g. an emulator from
+                              ``hautflow emulator``
+``HAUT_USERNAME``             login e-mail, with ``HAUT_PASSWORD``
+``HAUT_API_TOKEN``            a private API token instead of username and password
+``HAUT_COMPANY_ID``           the company, when a private token is used (else read from the
+                              profile)
+``HAUT_CREDENTIALS_BLOCK``    name of a Prefect Secret block holding the credentials instead:
+                              JSON ``{"username": .., "password": ..}`` or
+                              ``{"api_token": .., "company_id": ..}`` (it wins over the above)
+``HAUT_REQUESTS_PER_SECOND``  the client's request rate to the API (default 10; the API's
+                              limit is per company, so several clients share it)
+``HAUT_MAX_CONCURRENCY``      HTTP requests in flight at once (default 8; ``--requests-in-flight``)
+``HAUT_WEBHOOK_SECRET``       the secret of ``--wait webhook`` deliveries (token, password or
+                              query value; default: random per run)
+============================  =================================================================
 
 With no credentials at all, hautflow starts the embedded emulator on a free loopback port.
 With credentials and no URL, it talks to the real service at :data:`REAL_SERVICE_URL`.
+Secrets are environment or block values only, never command-line arguments: those land in
+shell history and process listings.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from haut.auth import PasswordCredentials, TokenCredentials
+from haut.redaction import register_secret
 
 REAL_SERVICE_URL = "https://saas.haut.ai"
 
@@ -41,8 +56,27 @@ class HautSettings(BaseSettings):
     password: SecretStr | None = None
     api_token: SecretStr | None = None
     company_id: str | None = None
+    credentials_block: str | None = None
     requests_per_second: float = 10.0
     max_concurrency: int = 8
+    webhook_secret: SecretStr | None = None
+
+    async def with_credentials_block(self, name: str | None = None) -> HautSettings:
+        """These settings with the credentials of the Prefect Secret block ``name`` (default:
+        ``HAUT_CREDENTIALS_BLOCK``); unchanged when no block is named.
+
+        The block is read only when named, so runs without one never need a Prefect API.
+        """
+        name = name or self.credentials_block
+        if not name:
+            return self
+        value = await _read_secret_block(name)
+        changes = _block_credentials(name, value)
+        for secret in (changes.get("password"), changes.get("api_token")):
+            register_secret(secret)
+        # The block replaces the environment's credentials whole: no mix of the two.
+        cleared: dict[str, Any] = dict.fromkeys(("username", "password", "api_token", "company_id"))
+        return self.model_copy(update={**cleared, **changes, "credentials_block": name})
 
     def credentials(self) -> PasswordCredentials | TokenCredentials | None:
         """The configured credential, or None when none is configured (use the emulator)."""
@@ -68,3 +102,45 @@ class HautSettings(BaseSettings):
         if self.credentials() is not None:
             return REAL_SERVICE_URL
         return None
+
+
+_BLOCK_SHAPE = (
+    'a JSON object {"username": ..., "password": ...} or {"api_token": ..., "company_id": ...}'
+)
+
+
+async def _read_secret_block(name: str) -> object:
+    # Here, not at the top: prefect takes seconds to import, and only a named block needs it.
+    from prefect.blocks.system import Secret
+
+    try:
+        block: Secret[Any] = await Secret.aload(name)
+    except ValueError as exc:  # Prefect's "Unable to find block document named ..."
+        raise ConfigurationError(
+            f"no Prefect Secret block named {name!r} ({exc}); create it with "
+            f"Secret(value={{...}}).save({name!r}) holding {_BLOCK_SHAPE}, "
+            "or unset HAUT_CREDENTIALS_BLOCK / --credentials-block"
+        ) from None
+    return block.get()
+
+
+def _block_credentials(name: str, value: object) -> dict[str, Any]:
+    """The settings fields a credentials block sets; its secrets as :class:`SecretStr`."""
+    fields = ("username", "password", "api_token", "company_id")
+    if not isinstance(value, dict) or not value or not set(value) <= set(fields):
+        keys = sorted(value) if isinstance(value, dict) else type(value).__name__
+        raise ConfigurationError(
+            f"Prefect Secret block {name!r} holds {keys}; expected {_BLOCK_SHAPE}"
+        )
+    if not all(isinstance(v, str) and v for v in value.values()):
+        raise ConfigurationError(
+            f"Prefect Secret block {name!r}: every value must be a non-empty string"
+        )
+    has_password = "username" in value and "password" in value
+    if "api_token" not in value and not has_password:
+        raise ConfigurationError(
+            f"Prefect Secret block {name!r} holds {sorted(value)}: it needs username and "
+            "password together, or api_token"
+        )
+    secret = ("password", "api_token")
+    return {k: SecretStr(v) if k in secret else v for k, v in value.items()}

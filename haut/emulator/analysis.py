@@ -6,11 +6,13 @@ capture (reference §6.2-6.6); :func:`aux_outcomes` and :func:`render_aux_jpeg` 
 aux images (§13.9). Values follow what is visible in the photo (see :mod:`.scoring`).
 
 No-face rule: a photo has a face when its upright size is at least 128 px on the short side
-and its skin-coloured pixels (a YCbCr skin box) form one central blob — the rows at least 45 %
-as wide as the widest skin row give a box 12 %+ of the short side wide, centred within the
-middle 70 % of the photo, at least 0.7x as tall as wide and at least half skin — with skin
-covering 3-85 % of the photo. Landscapes, grey or tiny photos and skin-coloured walls are
-no-face; the synthetic portraits of :mod:`.faces` are faces.
+and its skin-coloured pixels (a YCbCr skin box widened towards red so flushed skin counts, warm
+hues only) form one central blob — leaving out skin that runs in from the left or right edge
+(a skin-coloured wall or shirt), the rows at least 45 % as wide as the widest skin row give a
+box 12 %+ of the short side wide, centred within the middle 70 % of the photo, at least 0.7x
+as tall as wide and at least half skin — with skin covering 3-85 % of the photo. Landscapes,
+grey, flat-coloured or tiny photos and skin-coloured walls are no-face; the synthetic
+portraits of :mod:`.faces` are faces, sunburnt or not.
 
 Error rows: with no face every algorithm but the detector is ``(False, {"error": "No face
 detected"})`` and the detector row is ok with ``face_detected: false`` (§6.6); when the dataset

@@ -6,10 +6,11 @@ Pixel sizes and every coordinate the emulator reports are in the upright origina
 
 No-face rule (documented in :mod:`haut.emulator.analysis` too): a face is found when the
 upright photo is at least ``MIN_PHOTO_SIDE`` pixels on its short side and its skin-coloured
-pixels (YCbCr skin box) form one central blob: the rows at least 45 % as wide as the widest
-skin row make a box that is 12 %+ of the short side wide, centred in the middle 70 % of the
-photo, taller than 0.7x its width and at least half filled with skin; and the skin is between
-3 % and 85 % of the photo.
+pixels (:func:`~haut.emulator.colour.skin_mask`) form one central blob: leaving out skin that
+runs in from the left or right edge, the rows at least 45 % as wide as the widest skin row (a
+9-row average) make a box that is 12 %+ of the short side wide, centred in the middle 70 % of
+the photo, taller than 0.7x its width and at least half filled with skin; and the skin is
+between 3 % and 85 % of the photo.
 """
 
 from __future__ import annotations
@@ -137,26 +138,48 @@ def _open_upright(data: bytes) -> tuple[Image.Image, str, tuple[int, int]]:
 def _face_rows_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     """The face blob's box on the analysis copy: rows nearly as wide as the widest skin row."""
     row_counts = mask.sum(axis=1)
-    widest = int(row_counts.max())
+    # The widest row over a 9-row average, so a thin line of scattered skin-coloured pixels
+    # (where a background just reaches the skin colour) cannot pose as the face's widest row.
+    averaged = np.convolve(row_counts, np.ones(9) / 9, mode="same")
+    peak = int(np.argmax(averaged))
+    widest = float(averaged[peak])
     if widest == 0:
         return None
     rows = np.flatnonzero(row_counts >= 0.45 * widest)
-    peak = int(np.argmax(row_counts))
-    # Keep the contiguous run of wide rows around the widest one.
+    if not rows.size:
+        return None
+    # Keep the contiguous run of wide rows around the widest one (none: no blob).
     breaks = np.flatnonzero(np.diff(rows) > 2)
     starts = np.concatenate(([rows[0]], rows[breaks + 1]))
     ends = np.concatenate((rows[breaks], [rows[-1]]))
-    run = next(i for i in range(len(starts)) if starts[i] <= peak <= ends[i])
+    run = next((i for i in range(len(starts)) if starts[i] <= peak <= ends[i]), None)
+    if run is None:
+        return None
     top, bottom = int(starts[run]), int(ends[run]) + 1
     # Percentiles rather than extremes, so stray skin-coloured pixels do not widen the face.
     left, right = np.percentile(np.nonzero(mask[top:bottom])[1], [2, 98])
     return int(left), top, int(right) + 1, bottom
 
 
+def _off_the_sides(mask: np.ndarray) -> np.ndarray:
+    """The skin mask without the row runs that reach the photo's left or right edge.
+
+    A centred face never touches the side edges, but a skin-coloured wall, shirt or tinted
+    background does, and its full-width rows would otherwise be the "widest skin row". Only
+    skin in a 5x5 majority of skin is kept, so scattered pixels where such a background just
+    reaches the skin colour neither count nor break its runs.
+    """
+    solid = box_mean(mask, 2) >= 0.5
+    from_left = np.logical_and.accumulate(solid, axis=1)
+    from_right = np.logical_and.accumulate(solid[:, ::-1], axis=1)[:, ::-1]
+    return mask & solid & ~from_left & ~from_right
+
+
 def _face_blob(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float] | None:
     """Apply the no-face rule to the skin mask: the blob's box and a confidence, or None."""
     height, width = mask.shape
     share = float(mask.mean())
+    mask = _off_the_sides(mask)
     box = _face_rows_box(mask) if 0.03 <= share <= 0.85 else None
     if box is None:
         return None

@@ -115,10 +115,14 @@ async def get_dataset(
 
 @router.put("/{dataset_id}/")
 @router.patch("/{dataset_id}/")
+@router.post("/{dataset_id}/")
 async def update_dataset(
     company_id: str, dataset_id: str, request: Request, _: CompanyCaller
 ) -> dict[str, Any]:
-    """PUT behaves like PATCH: the quick start PUTs retention fields alone."""
+    """PUT and POST behave like PATCH: the quick start sends retention fields alone.
+
+    Its "Manage data retention" section says to "PUT or POST" them to the dataset's own path.
+    """
     store = state_of(request).store
     doc = dataset_doc(request, company_id, dataset_id)
     doc.update(_settings(await json_body(request), creating=False))

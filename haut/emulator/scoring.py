@@ -76,18 +76,22 @@ class _Scorer:
         )
 
     def redness(self, areas: tuple[str, ...]) -> AreaValues:
+        """Higher is calmer skin. Both parts fall smoothly with redness and never reach a floor.
+
+        Global: skin a* above a calm 8 lowers the score exponentially (a* 15 -> 79, 30 -> 48,
+        45 -> 29, 60 -> 18), so a sunburnt face keeps scoring worse the redder it gets instead of
+        stopping at 0. Local: red spots and blotchiness (L* spread) take a share of that. The
+        per-photo jitter is a share too, so it cannot undo a real change in redness.
+        """
         out: AreaValues = {}
         for area in areas:
             stats = self.photo.area(area)
-            global_score = score(100 - 2.6 * (stats.red_green - 8) + self._j(f"rg:{area}", 3))
-            red_spots = self._spots(RED, area)
-            local_score = score(
-                global_score
-                - 5 * len(red_spots)
-                - 4 * max(0.0, stats.lightness_std - 3)
-                + self._j(f"rl:{area}", 4)
-            )
-            out[area] = (score((global_score + local_score) / 2), (local_score, global_score))
+            calm = math.exp(-max(0.0, stats.red_green - 8) / 30)
+            global_value = 100 * calm * (1 + self._j(f"rg:{area}", 0.02))
+            blotches = 0.07 * len(self._spots(RED, area)) + 0.06 * max(0.0, stats.lightness_std - 3)
+            local_value = global_value * math.exp(-blotches) * (1 + self._j(f"rl:{area}", 0.04))
+            local_score, global_score = score(local_value), score(global_value)
+            out[area] = (score((global_value + local_value) / 2), (local_score, global_score))
         return out
 
     def skin_tone(self, areas: tuple[str, ...]) -> AreaValues:

@@ -52,16 +52,33 @@ _SCHEMA = [
 ]
 
 
+class StateFileError(RuntimeError):
+    """The emulator's state file cannot be created or opened."""
+
+
 class Store:
     """Thread-safe access to the emulator's SQLite database (one connection, one lock)."""
 
     def __init__(self, path: Path | str | None = None):
         target = str(path) if path is not None else ":memory:"
-        self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        with self._lock:
+        db: sqlite3.Connection | None = None
+        try:
+            if target != ":memory:":
+                # ``--state runs/new/haut.sqlite`` is a place to keep state, not a demand that
+                # the folder already exist.
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
             for statement in _SCHEMA:
-                self._db.executescript(statement)
+                db.executescript(statement)
+        except (OSError, sqlite3.Error) as exc:
+            if db is not None:
+                db.close()
+            raise StateFileError(
+                f"cannot open the emulator state file {target}: {exc}; pass the path of a "
+                "writable file (new or an emulator's earlier state), or none to keep it in memory"
+            ) from exc
+        self._db = db
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         with self._lock:

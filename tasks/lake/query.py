@@ -9,10 +9,15 @@ A bucket lake (``s3://...``) is read through fsspec (``register_filesystem``), s
 httpfs extension cannot be assumed. :func:`create_views` writes a ``.duckdb`` file holding the
 same views with absolute paths, for the plain ``duckdb`` shell (``duckdb lake.duckdb``); run it
 again after the first ingest, since a table with no files yet gets an empty placeholder view.
+The file is written in the storage format of :data:`VIEWS_STORAGE_VERSION`, so the oldest DuckDB
+the project allows opens it, whichever newer DuckDB wrote it.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import uuid
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
@@ -22,10 +27,23 @@ import duckdb
 import pandas as pd
 
 from schemas.lake import TABLES
-from schemas.views import FACE_FAMILIES, WIDE_VIEW, view_statements
+from schemas.views import FACE_FAMILIES, WIDE_VIEW, quote_literal, view_statements
 from tasks.lake.store import Lake
 
-__all__ = ["connect", "create_views", "format_history", "install_views", "subject_history"]
+__all__ = [
+    "VIEWS_STORAGE_VERSION",
+    "connect",
+    "create_views",
+    "format_history",
+    "install_views",
+    "subject_history",
+]
+
+VIEWS_STORAGE_VERSION = "v1.4.0"
+"""The storage format of the views file: that of the oldest DuckDB ``pyproject.toml`` allows
+(``duckdb>=1.4.5``; older ones cannot call the smoothing macros as they are written). DuckDB 2
+writes its newest format by default, which a 1.x ``duckdb`` shell refuses to open ("version
+number 999"); pinned to this one, a 1.4 shell reads every view and macro."""
 
 
 def install_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
@@ -46,7 +64,11 @@ def connect(
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection (in memory, or ``database``) with the lake's views ready."""
     lake = Lake(lake_url, storage_options)
-    con = duckdb.connect(database or ":memory:")
+    # The setting only decides the format of a file this connection creates.
+    config: dict[str, str | bool | int | float | list[str]] = (
+        {"storage_compatibility_version": VIEWS_STORAGE_VERSION} if database else {}
+    )
+    con = duckdb.connect(database or ":memory:", config=config)
     try:
         install_views(con, lake)
     except Exception:
@@ -68,8 +90,48 @@ def create_views(
     """
     path = Path(database_path).expanduser().resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        _make_compatible(path)
     connect(lake_url, storage_options=storage_options, database=str(path)).close()
     return path
+
+
+def storage_version(database_path: str | Path) -> str | None:
+    """The storage format a ``.duckdb`` file is written in, as DuckDB names it (``v1.2.0+``)."""
+    with duckdb.connect(str(database_path), read_only=True) as con:
+        row = con.execute(
+            "SELECT tags FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+    tags = row[0] if row else None
+    return tags.get("storage_version") if isinstance(tags, dict) else None
+
+
+def _version(text: str | None) -> tuple[int, ...] | None:
+    found = re.match(r"v(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(part) for part in found.groups()) if found else None
+
+
+def _make_compatible(path: Path) -> None:
+    """Copy a views file written in a newer storage format (by an earlier hautflow, or a user's
+    newer shell) into :data:`VIEWS_STORAGE_VERSION`'s, keeping whatever the user added to it;
+    a file already readable by the oldest allowed DuckDB is left as it is."""
+    found, wanted = _version(storage_version(path)), _version(VIEWS_STORAGE_VERSION)
+    if found is None or wanted is None or found <= wanted:
+        return
+    copy = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with duckdb.connect() as con:
+            # Attached read-write, so any write-ahead log of the old file is checkpointed into
+            # it first and none is left behind to be replayed onto the copy.
+            con.execute(f"ATTACH {quote_literal(str(path))} AS old_views")
+            con.execute(
+                f"ATTACH {quote_literal(str(copy))} AS new_views "
+                f"(STORAGE_VERSION {quote_literal(VIEWS_STORAGE_VERSION)})"
+            )
+            con.execute("COPY FROM DATABASE old_views TO new_views")
+        os.replace(copy, path)
+    finally:
+        copy.unlink(missing_ok=True)
 
 
 _HISTORY_SQL = f"""

@@ -22,7 +22,11 @@ DEFAULT_FLUSH_ROWS = 50_000
 
 
 class BufferedLakeWriter:
-    """Collects the rows of finished images and writes them in large files."""
+    """Collects the rows of finished images and writes them in large files.
+
+    ``mask_coordinates`` keeps each mask's GeoJSON features in ``masks.coordinates_json``:
+    off by default, as they are most of a result's size and few analyses need them.
+    """
 
     def __init__(
         self,
@@ -31,8 +35,10 @@ class BufferedLakeWriter:
         run_id: str,
         on_written: Callable[[list[str]], None],
         flush_rows: int = DEFAULT_FLUSH_ROWS,
+        mask_coordinates: bool = False,
     ) -> None:
         self._lake = lake
+        self._mask_coordinates = mask_coordinates
         self._run_id = run_id
         self._on_written = on_written
         self._flush_rows = flush_rows
@@ -58,7 +64,12 @@ class BufferedLakeWriter:
             status = "complete" if result.complete else "pending"
             rows.extend(
                 flatten_image(
-                    result.image, result.rows, result.aux, run_id=self._run_id, status=status
+                    result.image,
+                    result.rows,
+                    result.aux,
+                    run_id=self._run_id,
+                    status=status,
+                    include_coordinates=self._mask_coordinates,
                 )
             )
         return rows

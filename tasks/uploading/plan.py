@@ -8,13 +8,16 @@ ledger it is:
   a create in doubt, a transient failure, or an image the API refused last time); or a new
   version of a session the API refused, its refused photo replaced: it takes over the refused
   version's batch and uploaded photos, and only the new photos go up;
-- *done*: every image uploaded: nothing to do;
+- *done*: every image uploaded: nothing to do. The ledger knows a capture once, whatever the
+  dataset it went to: one analysed into dataset A is done for a run into dataset B too (each
+  photo is analysed once per ledger); the plan counts those, so the run can say so;
 - *changed*: the same key was already uploaded with other bytes. Uploading it would put a
   second batch for one session at the API, so its files are quarantined with a fix instead.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -39,6 +42,9 @@ class Plan:
     (a run stopped while waiting): :func:`tasks.uploading.upload.pending_images` lists those."""
     changed: tuple[QuarantinedFile, ...]
     """CHANGED_AFTER_UPLOAD: one record per file that differs from what was uploaded."""
+    done_elsewhere: tuple[tuple[str, int], ...] = ()
+    """Of ``done``: how many were uploaded into a dataset other than the run's, by dataset name
+    (sorted by name). Empty when :func:`plan` was not given the run's dataset."""
 
     @property
     def to_upload(self) -> tuple[Capture, ...]:
@@ -46,18 +52,25 @@ class Plan:
         return self.resume + self.new
 
 
-def plan(discovery: Discovery, ledger: Ledger) -> Plan:
-    """Sort the discovered captures against what the ledger recorded."""
+def plan(discovery: Discovery, ledger: Ledger, *, dataset: str | None = None) -> Plan:
+    """Sort the discovered captures against what the ledger recorded; ``dataset``, the run's
+    dataset name, to count the done captures uploaded into another (``done_elsewhere``)."""
     recorded = ledger.captures_by_key(capture.key for capture in discovery.captures)
     new: list[Capture] = []
     resume: list[Capture] = []
     done: list[Capture] = []
     changed: list[QuarantinedFile] = []
+    elsewhere: Counter[str] = Counter()
     for capture in discovery.captures:
         records = recorded.get(capture.key, [])
         same = next((r for r in records if r.capture_id == capture.capture_id), None)
         if same is not None:
-            (done if _is_done(same) else resume).append(capture)
+            if not _is_done(same):
+                resume.append(capture)
+                continue
+            done.append(capture)
+            if dataset is not None and same.dataset_name != dataset:
+                elsewhere[same.dataset_name] += 1
             continue
         if rejected_version(capture, records) is not None:
             # The user replaced a photo the API refused: the new version finishes the refused
@@ -71,7 +84,9 @@ def plan(discovery: Discovery, ledger: Ledger) -> Plan:
             # Earlier versions of this session never got an image to the API (refused or
             # stopped before): the new content simply takes their place.
             new.append(capture)
-    return Plan(tuple(new), tuple(resume), tuple(done), tuple(changed))
+    return Plan(
+        tuple(new), tuple(resume), tuple(done), tuple(changed), tuple(sorted(elsewhere.items()))
+    )
 
 
 def _is_done(record: CaptureRecord) -> bool:

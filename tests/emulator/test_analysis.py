@@ -8,6 +8,7 @@ import math
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
@@ -22,6 +23,7 @@ from haut.emulator.analysis import (
     render_aux_jpeg,
 )
 from haut.emulator.catalog import ALGORITHMS, FACE_DETECTOR_ID, algorithm
+from haut.emulator.colour import skin_mask
 from haut.emulator.faces import render_face, render_no_face
 
 METRIC_ALGORITHMS = [spec for spec in ALGORITHMS if spec.id != FACE_DETECTOR_ID]
@@ -102,6 +104,59 @@ def test_redder_skin_scores_worse_on_redness(seed: int) -> None:
     calm = face_value(render_face(seed, redness=0.0), "selfie_v2.redness")
     flushed = face_value(render_face(seed, redness=0.8), "selfie_v2.redness")
     assert flushed < calm - 15
+
+
+def flushed(data: bytes, k: float) -> bytes:
+    """The photo with red scaled up and green and blue down by ``k``: a sunburn-like flush."""
+    pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32)
+    pixels[..., 0] *= k
+    pixels[..., 1:] /= k
+    return jpeg(Image.fromarray(np.clip(pixels, 0, 255).round().astype(np.uint8)))
+
+
+def test_a_sunburnt_face_is_still_a_face_and_scores_ever_worse_on_redness() -> None:
+    """An audit found k 1.10 made every row "No face detected" (skin stopped at Cr 185)."""
+    # data/make_sample.py's alice, first session, front: a fairly red face already.
+    sample = render_face(1101, redness=0.65, tone=0.75, blemishes=9)
+    photos = [inspect_photo(flushed(sample, k)) for k in (1.0, 1.1, 1.2, 1.25)]
+    assert all(photo.face_found for photo in photos)
+    calm_box = photos[0].face_box
+    assert calm_box is not None
+    for photo in photos[1:]:  # the face it finds is the same face, not a reddened background
+        assert photo.face_box is not None
+        assert max(abs(a - b) for a, b in zip(photo.face_box, calm_box, strict=True)) <= 20
+    values = [face_value(flushed(sample, k), "selfie_v2.redness") for k in (1.0, 1.1, 1.2, 1.25)]
+    assert values[0] > values[1] > values[2] >= values[3] > 0  # higher is calmer skin
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        render_face(1107, redness=0.22, tone=0.75, blemishes=3),
+        render_face(4101, redness=0.2, tone=0.3, blemishes=2, size=(300, 400), image_format="PNG"),
+    ],
+    ids=["jpeg", "png"],
+)
+def test_a_flush_that_makes_the_background_skin_coloured_keeps_the_face(sample: bytes) -> None:
+    """These greenish-grey backgrounds turn skin-coloured when the whole photo is reddened."""
+    calm = inspect_photo(sample).face_box
+    flush, strong = inspect_photo(flushed(sample, 1.1)), inspect_photo(flushed(sample, 1.2))
+    assert calm is not None
+    assert flush.face_box is not None
+    assert strong.face_box is not None
+    assert max(abs(a - b) for a, b in zip(flush.face_box, calm, strict=True)) <= 0.06 * calm[2]
+    # Where the face meets a skin-coloured background its chin is lost, its top and sides kept.
+    sides = zip(strong.face_box[:3], calm[:3], strict=True)
+    assert max(abs(a - b) for a, b in sides) <= 0.06 * calm[2]
+
+
+@pytest.mark.parametrize("tone", [0.1, 0.9])
+def test_redness_falls_step_by_step_without_a_floor(tone: float) -> None:
+    values = [
+        face_value(render_face(6, tone=tone, redness=r), "selfie_v2.redness")
+        for r in (0.0, 0.5, 1.0)
+    ]
+    assert values[0] > values[1] > values[2] > 0
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -208,6 +263,31 @@ def test_tiny_and_plain_photos_are_not_faces() -> None:
     assert not inspect_photo(jpeg(Image.new("RGB", (400, 400), (128, 128, 128)))).face_found
     # A skin-coloured wall is all skin, not a face.
     assert not inspect_photo(jpeg(Image.new("RGB", (400, 400), (200, 160, 130)))).face_found
+
+
+@pytest.mark.parametrize(
+    "colour",
+    [(220, 60, 60), (250, 110, 100), (60, 80, 200), (121, 100, 109)],
+    ids=["red", "sunburn-coloured", "blue", "pinkish-grey"],
+)
+def test_flat_colours_are_not_faces(colour: tuple[int, int, int]) -> None:
+    assert not inspect_photo(jpeg(Image.new("RGB", (400, 400), colour))).face_found
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reddened_landscapes_are_not_faces(seed: int) -> None:
+    assert not inspect_photo(flushed(render_no_face(seed), 1.25)).face_found
+
+
+def test_skin_is_warm_flushed_skin_included() -> None:
+    colours = np.array(
+        [
+            [(170, 131, 110), (250, 110, 100), (130, 32, 28)],  # skin, sunburnt, dark and red
+            [(121, 100, 109), (128, 128, 128), (255, 10, 10)],  # pinkish grey, grey, pure red
+        ],
+        dtype=np.uint8,
+    )
+    assert skin_mask(colours).tolist() == [[True, True, True], [False, False, False]]
 
 
 def test_no_face_rows_are_errors_and_the_detector_says_so() -> None:

@@ -44,6 +44,30 @@ def test_dataset_lifecycle_with_retention_settings(emulator: EmulatorServer) -> 
     assert caller.get(path).json()["expire_metadata_after_days"] == 90
 
 
+def test_retention_fields_can_be_posted_to_the_dataset(emulator: EmulatorServer) -> None:
+    """The guide's "Manage data retention": "PUT or POST" the fields to the dataset's path."""
+    caller = login(emulator)
+    created = caller.post(f"{caller.company}/datasets/", {"name": "Clinic", "image_type_id": 1})
+    path = f"{caller.company}/datasets/{created.json()['id']}"
+    datasets = caller.get(f"{caller.company}/datasets/").json()["count"]
+
+    posted = caller.post(
+        path + "/", {"expire_images_after_days": 7, "clean_images_as_soon_as_ready": True}
+    )
+    no_slash = caller.post(path, {"expire_metadata_after_day": 30})
+    unknown = caller.post(f"{caller.company}/datasets/{uuid.uuid4()}/", {"custom_branding": 1})
+
+    assert posted.status_code == 200
+    assert no_slash.status_code == 200
+    stored = caller.get(path).json()
+    assert stored["name"] == "Clinic"  # a partial update: what was not sent is kept
+    assert stored["expire_images_after_days"] == 7
+    assert stored["clean_images_as_soon_as_ready"] is True
+    assert stored["expire_metadata_after_days"] == 30
+    assert unknown.status_code == 404
+    assert caller.get(f"{caller.company}/datasets/").json()["count"] == datasets  # none created
+
+
 def test_dataset_errors(emulator: EmulatorServer) -> None:
     caller = login(emulator)
     unknown = caller.get(f"{caller.company}/datasets/{uuid.uuid4()}/")

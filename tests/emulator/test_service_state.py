@@ -15,6 +15,7 @@ import uvicorn
 from haut.emulator import server as server_module
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer, serve
+from haut.emulator.store import StateFileError, Store
 from tests.emulator.test_service_support import HTTP, Caller, advance, login, login_on
 from tests.support import wait_until
 
@@ -46,6 +47,26 @@ def test_a_restarted_emulator_is_the_same_service(tmp_path: Path) -> None:
     assert stats["pending_jobs"] == 0
     assert stats["images"] == 1
     assert list(stats["uploads_by_sha256"].values()) == [1]
+
+
+def test_a_state_file_in_a_new_folder_is_created(tmp_path: Path) -> None:
+    """``hautflow emulator --state runs/new/haut.sqlite``: the folders are made, not a crash."""
+    state = tmp_path / "runs" / "new" / "haut.sqlite"
+    with EmulatorServer(EmulatorConfig(state_path=state)) as emulator:
+        login(emulator, "keeper@x.io")
+    with EmulatorServer(EmulatorConfig(state_path=state)) as again:
+        users = HTTP.get(f"{again.url}/_emulator/stats").json()["users"]
+    assert state.is_file()
+    assert users == 1
+
+
+def test_an_unusable_state_file_is_named_in_the_error(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("not SQLite " * 200)
+    with pytest.raises(StateFileError, match=r"notes\.txt: file is not a database; pass"):
+        Store(not_a_database)
+    with pytest.raises(StateFileError, match=r"notes\.txt"):
+        Store(not_a_database / "haut.sqlite")  # its folder would be a file
 
 
 def test_memory_state_is_not_shared_between_emulators() -> None:

@@ -1,16 +1,28 @@
-"""``hautflow ingest`` as a user runs it: the dry run, the exit code per ``--fail-on``, and clear
-refusals of bad options."""
+"""``hautflow ingest`` as a user runs it: the dry run, the exit code per ``--fail-on``, clear
+refusals of bad options, and options that reach the run: the webhook's address and
+authorization, credentials from a Prefect Secret block, mask coordinates."""
 
 from __future__ import annotations
 
 import re
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner, Result
 
+from haut.emulator.config import EmulatorConfig
+from haut.emulator.server import EmulatorServer
 from hautflow.cli import app
-from tests.flows.support import SMALL_CAPTURES, SMALL_IMAGES, Emulator, small_sample
+from tasks.lake import connect
+from tests.flows.support import (
+    SMALL_CAPTURES,
+    SMALL_IMAGES,
+    Emulator,
+    running_emulator,
+    small_sample,
+)
 
 pytestmark = pytest.mark.server
 
@@ -39,7 +51,7 @@ def test_a_dry_run_shows_the_plan_and_uploads_nothing(
 ) -> None:
     dry = hautflow(*ingest_args(source, tmp_path, emulator), "--dry-run")
     assert dry.exit_code == 1, dry.output  # a file is quarantined: the default --fail-on says 1
-    assert "Dry run: nothing was uploaded or written." in dry.output
+    assert "Dry run: nothing was uploaded and the lake was not written." in dry.output
     assert "empty" in dry.output
     assert "front.jpg" in dry.output
     assert re.search(rf"captures new\W+{SMALL_CAPTURES}\b", dry.output), dry.output
@@ -95,9 +107,86 @@ def test_a_bad_option_is_refused_clearly(
     assert emulator.stats()["users"] == 0
 
 
-def test_a_missing_source_is_named_with_the_fix(tmp_path: Path, emulator: Emulator) -> None:
-    missing = tmp_path / "no-such-folder"
-    refused = hautflow(*ingest_args(missing, tmp_path, emulator))
-    assert refused.exit_code == 2, refused.output
-    assert str(missing) in refused.output
-    assert "Traceback" not in refused.output
+# --- options that reach the run -----------------------------------------------------------
+
+
+def masks_coordinates(lake: Path) -> set[bool]:
+    """For each mask row of the lake: whether it has its coordinates."""
+    con = connect(str(lake))
+    try:
+        rows = con.execute("SELECT coordinates_json IS NOT NULL FROM masks").fetchall()
+    finally:
+        con.close()
+    assert rows, "the lake has no mask rows"
+    return {bool(has) for (has,) in rows}
+
+
+def test_waiting_by_webhook_at_a_public_url_with_basic_authorization(
+    tmp_path: Path, haut_env: pytest.MonkeyPatch
+) -> None:
+    secret = "webhook-secret-from-the-environment"
+    haut_env.setenv("HAUT_WEBHOOK_SECRET", secret)
+    with socket.socket() as probe:  # a free port for the receiver, known before the run
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    public = f"http://127.0.0.1:{port}/hautflow/webhook/?via=proxy"
+    with running_emulator(algorithm_delay=0.3) as emulator:
+        run = hautflow(
+            "ingest", small_sample(tmp_path / "photos"), "--lake", tmp_path / "lake",
+            "--state", tmp_path / "state", "--api-url", emulator.url, "--wait", "webhook",
+            "--webhook-host", "127.0.0.1", "--webhook-port", port, "--webhook-url", public,
+            "--webhook-auth", "basic", "--webhook-auth-key", "hook-user",
+        )  # fmt: skip
+        assert run.exit_code == 0, run.output
+        deliveries = emulator.webhook_deliveries()
+    assert {d["url"] for d in deliveries} == {public}
+    assert {d["state"] for d in deliveries} == {"delivered"}
+    assert len({d["image_id"] for d in deliveries}) == SMALL_IMAGES
+    assert secret not in run.output
+    lake_text = b"".join(p.read_bytes() for p in (tmp_path / "lake").rglob("*.parquet"))
+    assert secret.encode() not in lake_text
+    assert masks_coordinates(tmp_path / "lake") == {False}  # off unless asked for
+
+
+def save_credentials_block(name: str, value: dict[str, str]) -> None:
+    from prefect.blocks.system import Secret
+
+    Secret(value=value).save(name, overwrite=True)
+
+
+@pytest.fixture
+def locked_emulator() -> Iterator[Emulator]:
+    """An emulator that lets only one user in."""
+    config = EmulatorConfig(
+        algorithm_delay_seconds=0,
+        rate_limit_per_second=10_000,
+        login_limit_per_minute=1_000,
+        credentials={"analyst@clinic.example": "right-password-31"},
+    )
+    with EmulatorServer(config) as server:
+        yield Emulator(server)
+
+
+def test_credentials_from_a_prefect_secret_block(tmp_path: Path, locked_emulator: Emulator) -> None:
+    save_credentials_block(
+        "haut-right", {"username": "analyst@clinic.example", "password": "right-password-31"}
+    )
+    save_credentials_block(
+        "haut-wrong", {"username": "analyst@clinic.example", "password": "wrong-password-77"}
+    )
+    args = [*ingest_args(small_sample(tmp_path / "photos"), tmp_path, locked_emulator)]
+
+    wrong = hautflow(*args, "--credentials-block", "haut-wrong")
+    assert wrong.exit_code == 2, wrong.output
+    assert "Traceback" not in wrong.output
+    assert "wrong-password-77" not in wrong.output
+    assert locked_emulator.stats()["images"] == 0
+
+    missing = hautflow(*args, "--credentials-block", "no-such-block")
+    assert missing.exit_code == 2, missing.output
+    assert "no Prefect Secret block named 'no-such-block'" in missing.output
+
+    right = hautflow(*args, "--credentials-block", "haut-right", "--mask-coordinates")
+    assert right.exit_code == 0, right.output
+    assert locked_emulator.stats()["images"] == SMALL_IMAGES
+    assert masks_coordinates(tmp_path / "lake") == {True}

@@ -16,8 +16,7 @@ import pytest
 from haut.emulator.catalog import SMOOTHED_RESULTS_ORDER
 from schemas.captures import Side
 from tasks.lake import Lake, connect, flatten_image
-from tasks.smoothing import local_smoothed
-from tasks.smoothing.local import LOCAL_COLUMNS
+from tasks.smoothing.local import LOCAL_COLUMNS, local_smoothed
 from tests.smoothing.support import DAY, T0, Shot, captured_rows, tiny_lake
 from tests.tasks.lake_support import FIXTURES, emulated_payload, uploaded_image
 

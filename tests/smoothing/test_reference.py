@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from schemas.captures import Side
-from tasks.smoothing import local_smoothed
+from tasks.smoothing.local import local_smoothed
 from tests.smoothing.support import T0, Shot, tiny_lake
 
 IMAGES = 300

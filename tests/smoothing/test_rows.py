@@ -9,7 +9,7 @@ import duckdb
 
 from schemas.api_results import SmoothedValue
 from tasks.lake import create_views
-from tasks.smoothing import smoothed_rows
+from tasks.smoothing.rows import smoothed_rows
 from tests.smoothing.support import T0, Shot, tiny_lake
 from tests.tasks.lake_support import FIXTURES, uploaded_image
 

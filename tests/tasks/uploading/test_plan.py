@@ -27,15 +27,17 @@ def discovered(*captures: Capture) -> Discovery:
     return Discovery("/photos", captures, (), sum(len(c.images) for c in captures))
 
 
-def record(ledger: Ledger, capture: Capture, *, uploaded: int, finished: bool = True) -> None:
+def record(
+    ledger: Ledger, capture: Capture, *, uploaded: int, finished: bool = True, dataset: str = "ds"
+) -> None:
     """What the uploader leaves behind after uploading the first ``uploaded`` images."""
-    if ledger.subject("ds", capture.subject_key) is None:
-        ledger.subject_creating("ds", capture.subject_key)
-        ledger.subject_created("ds", capture.subject_key, f"subject-{capture.subject_key}")
+    if ledger.subject(dataset, capture.subject_key) is None:
+        ledger.subject_creating(dataset, capture.subject_key)
+        ledger.subject_created(dataset, capture.subject_key, f"subject-{capture.subject_key}")
     ledger.batch_creating(
         capture,
-        dataset_name="ds",
-        dataset_id="dataset-1",
+        dataset_name=dataset,
+        dataset_id=f"dataset-{dataset}",
         subject_id=f"subject-{capture.subject_key}",
     )
     ledger.batch_created(capture.capture_id, f"batch-{capture.capture_id}")
@@ -162,3 +164,28 @@ def test_a_refused_session_whose_uploaded_photo_changed_too_is_still_changed(
     result = plan(discovered(everything_new), ledger)
     assert result.resume == ()
     assert everything_new.images[0].uri in {q.uri for q in result.changed}
+
+
+def test_done_captures_of_another_dataset_are_done_and_counted_by_dataset(ledger: Ledger) -> None:
+    """The ledger knows a photo once per state, whatever the dataset: a run into another
+    dataset skips it too, and the plan says how many, and where they went."""
+    for name in ("old", "older"):
+        ledger.dataset_creating(name, 1)
+        ledger.dataset_created(name, f"dataset-{name}")
+    here = fake_capture("alice", "s1")
+    record(ledger, here, uploaded=3)
+    old = (fake_capture("bob", "s1"), fake_capture("bob", "s2"))
+    for capture in old:
+        record(ledger, capture, uploaded=3, dataset="old")
+    older = fake_capture("carol", "s1")
+    record(ledger, older, uploaded=3, dataset="older")
+    resumed = fake_capture("dan", "s1")  # not done: resumed, so not counted
+    record(ledger, resumed, uploaded=1, dataset="old")
+    found = discovered(here, *old, older, resumed)
+
+    result = plan(found, ledger, dataset="ds")
+    assert result.done == (here, *old, older)
+    assert result.resume == (resumed,)
+    assert result.done_elsewhere == (("old", 2), ("older", 1))
+    assert plan(found, ledger, dataset="old").done_elsewhere == (("ds", 1), ("older", 1))
+    assert plan(found, ledger).done_elsewhere == ()  # no dataset given: nothing to compare

@@ -238,8 +238,9 @@ async def test_faults_still_upload_every_image_exactly_once(
 
 
 async def test_a_crash_between_creating_and_created_is_reconciled_on_the_next_run(
-    client: Any, emulator: EmulatorServer, ledger: Ledger, tmp_path: Path
+    client: Any, emulator: EmulatorServer, any_ledger: Ledger, tmp_path: Path
 ) -> None:
+    ledger = any_ledger
     alice = write_capture(tmp_path, "alice", "2026-01-05", seed=1)
     bob = write_capture(tmp_path, "bob", "2026-01-06", seed=2)
     carol = write_capture(tmp_path, "carol", "2026-01-07", seed=3, sides=(Side.FRONT,))
@@ -403,14 +404,14 @@ async def test_a_ledger_naming_a_dataset_the_service_lacks_is_refused(
 
 
 async def test_two_overlapping_runs_on_one_ledger_upload_each_image_once(
-    emulator: EmulatorServer, tmp_path: Path
+    emulator: EmulatorServer, any_ledger: Ledger, tmp_path: Path
 ) -> None:
-    """A cron run starting while the previous one still uploads: two processes, one ledger."""
+    """A cron run starting while the previous one still uploads: two processes, one ledger
+    (on PostgreSQL too, the ledger several workers share)."""
     captures = sessions(tmp_path / "photos")
-    path = tmp_path / "state" / "ledger.sqlite"
 
     async def run(owner: str) -> UploadOutcome:
-        ledger = Ledger.sqlite(path)  # each "process" opens the ledger itself
+        ledger = Ledger(any_ledger.url)  # each "process" opens the ledger itself
         try:
             with ledger.run_lock(owner):
                 async with make_client(emulator.url) as haut:
