@@ -137,8 +137,8 @@ def _make_compatible(path: Path) -> None:
 _HISTORY_SQL = f"""
 SELECT CAST(timezone('UTC', captured_at) AS DATE) AS date, session_key, captured_at, status,
        {", ".join(FACE_FAMILIES)}
-FROM {WIDE_VIEW}
-WHERE subject_key = $subject AND side = 'front'
+FROM {WIDE_VIEW}_of($subject)
+WHERE side = 'front'
   AND ($since IS NULL OR CAST(timezone('UTC', captured_at) AS DATE) >= $since)
   AND ($until IS NULL OR CAST(timezone('UTC', captured_at) AS DATE) <= $until)
 ORDER BY captured_at, session_key
