@@ -52,7 +52,7 @@ bench: setup
 	$(BIN)/python -m bench.ingest_bench --captures 200 --write BENCHMARKS.md
 
 bench-memory: setup
-	$(BIN)/python -m bench.ingest_bench --no-throughput --memory 200 1000 --write BENCHMARKS.md
+	$(BIN)/python -m bench.ingest_bench --no-throughput --memory 1000 10000 --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
