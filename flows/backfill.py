@@ -32,6 +32,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, model_validator
 
+from flows.chunking import first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
 from haut.redaction import redact
 from hautflow.service import connect
@@ -327,7 +328,7 @@ async def _read_and_write(
         except BaseExceptionGroup as errors:
             # The first chunk's error itself, so that callers (the CLI's AuthError handler)
             # see what happened rather than a group.
-            raise _first_error(errors) from errors
+            raise first_error(errors) from errors
         finally:
             # What was read before a failure is kept: written now.
             await writer.flush()
@@ -336,10 +337,3 @@ async def _read_and_write(
                     "The service refused all_results (%s): images were read one by one",
                     reader.history_refused,
                 )
-
-
-def _first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
-    error: BaseException = errors
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error

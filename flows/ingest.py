@@ -22,6 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
+from flows.chunking import chunks
 from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary, with_warnings
 from haut.client import HautClient
@@ -118,10 +119,6 @@ async def write_chunk(writer: BufferedLakeWriter, results: Sequence[ImageResults
     await writer.add(results)
 
 
-def _chunks(items: Sequence[T], size: int) -> list[Sequence[T]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 class _Run:
     """The moving parts of one run, shared by its chunks."""
 
@@ -188,9 +185,9 @@ class _Run:
         size = self.options.chunk_size
         # A TaskGroup cancels the other chunks when one fails, so a failed run stops whole.
         async with asyncio.TaskGroup() as group:
-            for images in _chunks(self.carried_over, size):
+            for images in chunks(self.carried_over, size):
                 group.create_task(self.images(images))
-            for chunk in _chunks(captures, size):
+            for chunk in chunks(captures, size):
                 group.create_task(self.captures(chunk))
 
     def tally(self, record: RunRecord) -> RunRecord:

@@ -26,7 +26,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import BaseModel, Field, Secret
 
-from flows.ingest import _chunks
+from flows.chunking import chunks, first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
 from haut.client import HautClient
 from haut.redaction import redact
@@ -163,8 +163,8 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
                         summary.run_id,
                     )
 
-            chunks = _chunks(images, options.chunk_size)
-            for missing in await asyncio.gather(*(one(chunk) for chunk in chunks)):
+            pieces = chunks(images, options.chunk_size)
+            for missing in await asyncio.gather(*(one(chunk) for chunk in pieces)):
                 summary.missing.extend(missing)
     except BaseException as exc:
         await writer.flush()  # what was read before the failure is kept
@@ -216,18 +216,10 @@ async def compare_smoothing(options: SmoothingOptions) -> Comparison:
             try:
                 # A TaskGroup stops the other chunks when one fails (a service that is down).
                 async with asyncio.TaskGroup() as group:
-                    for chunk in _chunks(images, options.chunk_size):
+                    for chunk in chunks(images, options.chunk_size):
                         group.create_task(one(chunk))
             except BaseExceptionGroup as errors:
-                raise _first_error(errors) from errors
+                raise first_error(errors) from errors
         return compare(con, answers, settings, subjects=options.subjects)
     finally:
         con.close()
-
-
-def _first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first chunk's own error, so that callers see what happened rather than a group."""
-    error: BaseException = errors
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
