@@ -30,10 +30,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, model_validator
+from pydantic import Field, Secret, SecretStr, model_validator
 
 from flows.chunking import first_error
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.redaction import redact
 from hautflow.service import connect
 from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
@@ -56,11 +56,8 @@ class BackfillError(RuntimeError):
     """A backfill that cannot start; the message says how to fix it."""
 
 
-class BackfillOptions(BaseModel):
+class BackfillOptions(ServiceOptions):
     """Options of one backfill run (see ``hautflow backfill --help`` for each)."""
-
-    # A misspelt option in a deployment's parameters is an error, not silently ignored.
-    model_config = ConfigDict(extra="forbid")
 
     date_from: date | None = Field(None, description="First capture day (UTC), inclusive")
     date_to: date | None = Field(None, description="Last capture day (UTC), inclusive")
@@ -70,7 +67,6 @@ class BackfillOptions(BaseModel):
     state_dir: str = Field(
         DEFAULT_STATE, description="The ledger, the embedded emulator's state and the views file"
     )
-    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
     # Secret for the same reason as in IngestOptions: Prefect records flow parameters.
     ledger_url: SecretStr | None = Field(
         None, description="SQLAlchemy URL of the ledger (PostgreSQL)"
@@ -305,7 +301,9 @@ async def _read_and_write(
 ) -> None:
     logger = get_run_logger()
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
-    async with connect(api_url=options.api_url, emulator_state=emulator_state) as connection:
+    async with connect(
+        api_url=options.api_url, emulator_state=emulator_state, allow_emulator=options.emulator
+    ) as connection:
         if connection.embedded_emulator:
             logger.info("No Haut.AI credentials: using the embedded emulator (%s)", connection.url)
         smoothing = SmoothingRequest(tuple(options.methods), options.window_days, options.max_size)

@@ -27,12 +27,20 @@ from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary, with_warnings
 from haut.client import HautClient
 from haut.redaction import redact
-from hautflow.service import connect
+from hautflow.service import NO_SERVICE, connect
 from hautflow.settings import ConfigurationError, HautSettings
-from schemas.captures import Capture, Discovery, ImageKind, QuarantinedFile, UploadedImage
+from schemas.captures import (
+    Capture,
+    Discovery,
+    ImageKind,
+    QuarantinedFile,
+    UnanalysedImage,
+    UploadedImage,
+)
 from tasks import progress
 from tasks.discovery import discover
 from tasks.lake import BufferedLakeWriter, Lake, RunRecord, create_views, quarantine_rows, run_rows
+from tasks.lake.provenance import check_one_kind_of_service
 from tasks.ledger import Ledger
 from tasks.ledger.location import open_ledger
 from tasks.progress import Stage
@@ -72,8 +80,13 @@ def discover_task(options: IngestOptions) -> Discovery:
 
 
 @task(name="plan", cache_policy=NO_CACHE)
-def plan_task(discovery: Discovery, ledger: Ledger, dataset: str) -> Plan:
-    return plan(discovery, ledger, dataset=dataset)
+def plan_task(discovery: Discovery, ledger: Ledger, options: IngestOptions) -> Plan:
+    return plan(
+        discovery,
+        ledger,
+        dataset=options.dataset,
+        allow_duplicates=options.allow_duplicate_photos,
+    )
 
 
 @task(name="upload-chunk", cache_policy=NO_CACHE)
@@ -140,6 +153,7 @@ class _Run:
         self.newly_uploaded = 0
         self.complete = 0
         self.pending: list[str] = []
+        self.unanalysed: list[UnanalysedImage] = []
         self._uploading = asyncio.Semaphore(UPLOADING_CHUNKS)
         self._waiting = asyncio.Semaphore(WAITING_CHUNKS)
 
@@ -177,7 +191,10 @@ class _Run:
         if unfinished:
             mark_pending(self.ledger, unfinished, "results not complete at the timeout")
             self.pending.extend(unfinished)
-        self.complete += len(results) - len(unfinished)
+        self.complete += sum(1 for r in results if r.status == "complete")
+        self.unanalysed.extend(
+            UnanalysedImage(r.image, r.finding) for r in results if r.complete and r.finding
+        )
         await write_chunk(self.writer, quote(results))
 
     async def all(self, captures: Sequence[Capture]) -> None:
@@ -197,6 +214,7 @@ class _Run:
             images_failed=sum(len(c.images) for c, _ in self.uploads.failed),
             images_complete=self.complete,
             images_pending=len(self.pending),
+            images_no_face=len(self.unanalysed),
             rows_written=self.writer.rows_written,
             quarantined=record.quarantined + len(self.uploads.quarantined),
         )
@@ -217,6 +235,9 @@ class _Service:
 
     def __init__(self, options: IngestOptions) -> None:
         self.settings = HautSettings()
+        emulated = self.settings.uses_embedded_emulator(options.api_url, options.credentials_block)
+        if emulated and not options.emulator:
+            raise ConfigurationError(NO_SERVICE)
         self.waiter = make_waiter(options.wait, **_waiter_options(options, self.settings))
 
 
@@ -227,12 +248,13 @@ async def _upload_and_write(
     work: Plan,
     record: RunRecord,
     lake: Lake,
-) -> tuple[RunRecord, UploadOutcome]:
+) -> tuple[RunRecord, _Run]:
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
     settings, waiter = service.settings, service.waiter
     async with connect(
         settings,
         api_url=options.api_url,
+        allow_emulator=options.emulator,
         emulator_state=emulator_state,
         credentials_block=options.credentials_block,
         requests_per_second=options.requests_per_second,
@@ -243,6 +265,10 @@ async def _upload_and_write(
                 "No Haut.AI credentials: using the embedded emulator (%s)", connection.url
             )
         client = connection.client
+        # Before anything is created: a lake never mixes emulated and real analyses by accident.
+        service_name = await connection.identify()
+        check_one_kind_of_service(lake, service_name, allow_mixed=options.allow_mixed_services)
+        record = replace(record, service=service_name)
         dataset = await ensure_dataset(
             client,
             ledger,
@@ -272,7 +298,7 @@ async def _upload_and_write(
         finally:
             # What finished before a failure is kept: written now, not read again next run.
             await writer.flush()
-    return run.tally(record), run.uploads
+    return run.tally(record), run
 
 
 def _waiter_options(options: IngestOptions, settings: HautSettings) -> dict[str, Any]:
@@ -326,8 +352,8 @@ async def _run(
     run_id: str,
     started: datetime,
 ) -> RunSummary:
-    work = plan_task(discovery, ledger, options.dataset)
-    quarantined: list[QuarantinedFile] = [*discovery.quarantined, *work.changed]
+    work = plan_task(discovery, ledger, options)
+    quarantined = [*discovery.quarantined, *work.changed, *work.duplicates]
     record = RunRecord(
         run_id=run_id,
         started_at=started,
@@ -350,15 +376,15 @@ async def _run(
     lake.write(run_rows(record), run_id=run_id)
     failed: list[tuple[Capture, str]] = []
     try:
-        record, uploads = await _upload_and_write(options, service, ledger, work, record, lake)
+        record, run = await _upload_and_write(options, service, ledger, work, record, lake)
     except BaseException as exc:
         failure = replace(
             record, finished_at=datetime.now(UTC), status="failed", error=redact(repr(exc))
         )
         _write_manifest(lake, failure, quarantined)
         raise
-    quarantined += uploads.quarantined
-    failed = uploads.failed
+    quarantined += run.uploads.quarantined
+    failed = run.uploads.failed
     record = replace(record, finished_at=datetime.now(UTC), status=_status(record))
     _write_manifest(lake, record, quarantined)
     create_views(options.lake, options.views_path, storage_options=options.fs_options())
@@ -366,6 +392,7 @@ async def _run(
         record=record,
         quarantined=quarantined,
         failed=failed,
+        unanalysed=run.unanalysed,
         plan=work,
         awaiting=_awaiting(ledger),
     )
@@ -381,7 +408,8 @@ def _awaiting(ledger: Ledger) -> frozenset[tuple[str, str]]:
 def _status(record: RunRecord) -> str:
     if record.images_failed or record.images_pending:
         return "incomplete"
-    return "completed_with_quarantine" if record.quarantined else "completed"
+    held = record.quarantined or record.images_no_face
+    return "completed_with_quarantine" if held else "completed"
 
 
 def _write_manifest(lake: Lake, record: RunRecord, quarantined: Sequence[QuarantinedFile]) -> None:

@@ -17,11 +17,23 @@ DEFAULT_LAKE = "data/lake"
 DEFAULT_STATE = "data/state"
 
 
-class IngestOptions(BaseModel):
-    """Options of one ingest run (see ``hautflow ingest --help`` for each)."""
+class ServiceOptions(BaseModel):
+    """Where a flow's Haut.AI calls go: the options every flow that talks to the service has."""
 
     # A misspelt option in a deployment's parameters is an error, not silently ignored.
     model_config = ConfigDict(extra="forbid")
+
+    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
+    emulator: bool = Field(
+        False,
+        description="With no credentials and no api_url, analyse with the embedded emulator; "
+        "False: such a run fails (a deployment never falls back to a stand-in by accident). "
+        "The command line sets it (unless --no-emulator)",
+    )
+
+
+class IngestOptions(ServiceOptions):
+    """Options of one ingest run (see ``hautflow ingest --help`` for each)."""
 
     source: str = Field(description="Image folder: a path, file://, s3://, gs:// or memory:// URL")
     lake: str = Field(DEFAULT_LAKE, description="Where the Parquet lake is written")
@@ -87,7 +99,16 @@ class IngestOptions(BaseModel):
         ge=1,
         description="HTTP requests in flight at once (None: HAUT_MAX_CONCURRENCY, else 8)",
     )
-    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
+    allow_mixed_services: bool = Field(
+        False,
+        description="Write into a lake that holds the other kind of service's results "
+        "(emulator vs real); refused otherwise",
+    )
+    allow_duplicate_photos: bool = Field(
+        False,
+        description="Upload a photo whose content was already analysed under another subject "
+        "or session (each analysis is charged); held back otherwise",
+    )
     credentials_block: str | None = Field(
         None,
         min_length=1,

@@ -15,9 +15,9 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import BaseModel, ConfigDict, Field, Secret
+from pydantic import Field, Secret
 
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from hautflow.service import connect
 from tasks.lake import Lake
 from tasks.operations.reports import (
@@ -30,17 +30,14 @@ from tasks.operations.reports import (
 )
 
 
-class ReportOptions(BaseModel):
+class ReportOptions(ServiceOptions):
     """Options of one reports run (the flow's parameter; deployments pass it as JSON)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     lake: str = Field(
         DEFAULT_LAKE, description=f"The Parquet lake; reports go to its {REPORTS_FOLDER}/"
     )
     state_dir: str = Field(DEFAULT_STATE, description="Where the embedded emulator's state is")
     subjects: list[str] | None = Field(None, description="Subject keys; None: every subject")
-    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
     overwrite: bool = Field(False, description="Download again reports already written")
     storage_options: Secret[dict[str, Any]] | None = Field(
         None, description="fsspec options (e.g. endpoint, key, secret) for a bucket lake"
@@ -75,7 +72,9 @@ async def write_reports_task(options: ReportOptions, images: list[ReportImage]) 
         )
 
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
-    async with connect(api_url=options.api_url, emulator_state=emulator_state) as connection:
+    async with connect(
+        api_url=options.api_url, emulator_state=emulator_state, allow_emulator=options.emulator
+    ) as connection:
         return await write_reports(
             connection.client,
             options.open_lake(),

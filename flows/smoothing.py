@@ -24,10 +24,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import BaseModel, Field, Secret
+from pydantic import Field, Secret
 
 from flows.chunking import chunks, first_error
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.client import HautClient
 from haut.redaction import redact
 from hautflow.service import connect
@@ -47,14 +47,13 @@ CHUNKS_IN_FLIGHT = 4
 """Chunks pulling at once; the client's own limits bound the requests in flight."""
 
 
-class SmoothingOptions(BaseModel):
+class SmoothingOptions(ServiceOptions):
     """What to pull or compare (see ``hautflow smoothing pull --help`` for each)."""
 
     lake: str = Field(DEFAULT_LAKE, description="The Parquet lake the images are read from")
     state_dir: str = Field(
         DEFAULT_STATE, description="The embedded emulator's state and the views file"
     )
-    api_url: str | None = Field(None, description="A Haut.AI-compatible service to use")
     subjects: list[str] | None = Field(None, description="Subject keys (default: all)")
     methods: list[SmoothingMethod] = Field(
         default_factory=lambda: [SmoothingMethod.MEAN], min_length=1
@@ -148,7 +147,9 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
     in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
     try:
         async with connect(
-            api_url=options.api_url, emulator_state=options.emulator_state
+            api_url=options.api_url,
+            emulator_state=options.emulator_state,
+            allow_emulator=options.emulator,
         ) as service:
             if service.embedded_emulator:
                 get_run_logger().info("No Haut.AI credentials: using the embedded emulator")
@@ -205,7 +206,9 @@ async def compare_smoothing(options: SmoothingOptions) -> Comparison:
         answers = ApiAnswers(con)
         in_flight = asyncio.Semaphore(CHUNKS_IN_FLIGHT)
         async with connect(
-            api_url=options.api_url, emulator_state=options.emulator_state
+            api_url=options.api_url,
+            emulator_state=options.emulator_state,
+            allow_emulator=options.emulator,
         ) as service:
 
             async def one(chunk: Sequence[UploadedImage]) -> None:

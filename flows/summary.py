@@ -19,7 +19,7 @@ from prefect.exceptions import MissingContextError
 
 from flows.options import IngestOptions
 from haut.redaction import redact
-from schemas.captures import Capture, QuarantinedFile, QuarantineReason, Side
+from schemas.captures import Capture, QuarantinedFile, QuarantineReason, Side, UnanalysedImage
 from tasks.lake import Lake, RunRecord
 from tasks.uploading import Plan
 
@@ -54,6 +54,8 @@ class RunSummary:
     record: RunRecord
     quarantined: Sequence[QuarantinedFile] = ()
     failed: Sequence[tuple[Capture, str]] = ()
+    unanalysed: Sequence[UnanalysedImage] = ()
+    """Photos the service could not analyse (no face...): findings, listed with the fix."""
     plan: Plan | None = field(default=None, repr=False)
     awaiting: frozenset[tuple[str, str]] = field(default=frozenset(), repr=False)
     """Captures (subject key, session key) with images at the API whose results are not in the
@@ -64,9 +66,15 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing was quarantined, failed or left pending."""
+        """True when nothing was quarantined, failed, left pending or found unanalysable."""
         r = self.record
-        return not (self.quarantined or self.failed or r.images_pending or r.images_failed)
+        return not (
+            self.quarantined
+            or self.failed
+            or self.unanalysed
+            or r.images_pending
+            or r.images_failed
+        )
 
     def stage_rows(self) -> list[dict[str, object]]:
         r = self.record
@@ -78,6 +86,7 @@ class RunSummary:
             {"stage": "captures resumed", "count": r.captures_resumed},
             {"stage": "images uploaded", "count": r.images_uploaded},
             {"stage": "images with complete results", "count": r.images_complete},
+            {"stage": "images not analysable (no face)", "count": r.images_no_face},
             {"stage": "images pending (next run)", "count": r.images_pending},
             {"stage": "images failed", "count": r.images_failed},
             {"stage": "rows written", "count": r.rows_written},
@@ -96,6 +105,19 @@ class RunSummary:
                 "fix": q.fix,
             }
             for q in self.quarantined
+        ]
+
+    def unanalysed_rows(self) -> list[dict[str, str]]:
+        """One row per photo the service could not analyse: the file, its words, the fix."""
+        return [
+            {
+                "file": redact(u.image.source.uri),
+                "subject": u.image.subject_key,
+                "session": u.image.session_key,
+                "finding": u.finding,
+                "fix": u.fix,
+            }
+            for u in self.unanalysed
         ]
 
     def quarantine_columns(self) -> list[str]:
@@ -150,6 +172,13 @@ class RunSummary:
             lines += [
                 _markdown_row([_code(row[c]) if c == "file" else row[c] for c in columns])
                 for row in held
+            ]
+        if self.unanalysed:
+            lines += ["", "## Not analysable (the service's finding)", ""]
+            lines += ["| file | finding | fix |", "|---|---|---|"]
+            lines += [
+                _markdown_row([_code(row["file"]), row["finding"], row["fix"]])
+                for row in self.unanalysed_rows()
             ]
         if self.failed:
             lines += ["", "## Failed (resumed by the next run)", ""]

@@ -126,6 +126,16 @@ class HautClient(CaptureCalls):
         """The HTTP session (its ``tokens`` count logins and refreshes)."""
         return self._session
 
+    @property
+    def answered_by(self) -> str | None:
+        """Who has been answering: ``"emulator"`` (it says so in a header), else the service's
+        host; None before the first answer."""
+        if self._session.emulated is None:
+            return None
+        if self._session.emulated:
+            return "emulator"
+        return httpx.URL(self._session.base_url).host or self._session.base_url
+
     # --- identity ----------------------------------------------------------------------
 
     async def login(self) -> None:

@@ -18,6 +18,10 @@ IMAGE_TYPES_DICT_PATH = f"{API}/dicts/image_types/"
 USER_NOTIFICATIONS_PATH = "/notifications/"
 RESULT_NOTIFICATIONS_PATH = "/notifications/results/"
 
+EMULATOR_HEADER = "x-haut-emulator"
+"""Response header by which the emulator says it is one (the real service sends no such
+header): every run records who answered it, and a lake refuses to mix the two."""
+
 FSM2_APPLICATION_ID = "8b5b3acc-480b-4412-8d2c-ebe6ab4384d7"
 """Face Skin Metrics 2.0, the application the quick start attaches."""
 

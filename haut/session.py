@@ -26,7 +26,7 @@ from haut.errors import (
     error_from_response,
     in_doubt,
 )
-from haut.paths import LOGIN_PATHS
+from haut.paths import EMULATOR_HEADER, LOGIN_PATHS
 from haut.ratelimit import Throttle
 from haut.redaction import get_logger, install_log_redaction, strip_url_secrets
 from haut.retry import RetryPolicy, Sleep, call_with_retries
@@ -70,6 +70,8 @@ class ApiSession:
         self._rng = rng or random.Random()
         self.throttle = Throttle(max_concurrency, requests_per_second)
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
+        self.emulated: bool | None = None
+        """Whether the service said it is an emulator (None until it first answered)."""
         self.tokens = TokenManager(
             credentials,
             self._post_unauthenticated,
@@ -224,6 +226,7 @@ class ApiSession:
                 raise TransientError(
                     f"{type(error).__name__} after sending", method=method, path=path
                 ) from None
+        self.emulated = EMULATOR_HEADER in response.headers
         log.debug(
             "%s %s -> %d in %.3fs",
             method,

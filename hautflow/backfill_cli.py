@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from hautflow.cli_support import parse_day
+from hautflow.cli_support import announce_service, parse_day
 
 if TYPE_CHECKING:
     from flows.backfill import BackfillOptions, BackfillSummary
@@ -72,12 +72,14 @@ def backfill_command(
             lake=lake,
             state_dir=state,
             api_url=api_url,
+            emulator=True,
             ledger_url=ledger_url,
             chunk_size=chunk_size,
             concurrency=concurrency,
         )
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    announce_service(api_url, None)
     summary = _run(options)
     _print_summary(summary, options)
     raise typer.Exit(0 if summary.ok else 1)

@@ -21,8 +21,9 @@ import typer
 from pydantic import ValidationError
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
-from haut.emulator.config import EmulatorConfig, FaultConfig
+from haut.emulator.config import DetectorRow, EmulatorConfig, FaultConfig
 from hautflow.backfill_cli import backfill_command
+from hautflow.cli_support import announce_service
 from hautflow.cli_support import parse_day as _day
 from hautflow.exit_policy import FailOn
 from hautflow.operations_cli import applications_app, datasets_app, report_command, tokens_app
@@ -109,6 +110,13 @@ def emulator(
     seed: Annotated[
         int | None, typer.Option(help="Seed of the fault dice, for a repeatable run.")
     ] = None,
+    detector_row: Annotated[
+        DetectorRow,
+        typer.Option(
+            help="When results hold the face detector's row; when-no-face answers as the real "
+            "captures did."
+        ),
+    ] = DetectorRow.ALWAYS,
 ) -> None:
     """Serve a local Haut.AI emulator (see the README for what it mimics)."""
     from haut.emulator.server import serve
@@ -120,6 +128,7 @@ def emulator(
         rate_limit_per_second=rate_limit,
         credentials=_read_credentials(credentials),
         state_path=state,
+        detector_row=detector_row,
         faults=FaultConfig(
             rate_429=fault_429,
             retry_after_seconds=retry_after,
@@ -227,6 +236,24 @@ def ingest(
             help='Prefect Secret block holding {"username", "password"} or {"api_token"}.',
         ),
     ] = None,
+    emulator: Annotated[
+        bool,
+        typer.Option(
+            help="With no credentials, analyse with the embedded emulator (it says so first); "
+            "--no-emulator fails instead."
+        ),
+    ] = True,
+    allow_mixed_services: Annotated[
+        bool,
+        typer.Option(help="Write into a lake holding the other kind of service's results."),
+    ] = False,
+    allow_duplicate_photos: Annotated[
+        bool,
+        typer.Option(
+            help="Upload photos already analysed under another subject or session (each "
+            "analysis is charged)."
+        ),
+    ] = False,
     mask_coordinates: Annotated[
         bool, typer.Option(help="Keep each mask's GeoJSON features (large) in the lake.")
     ] = False,
@@ -314,6 +341,9 @@ def ingest(
             requests_per_second=requests_per_second,
             requests_in_flight=requests_in_flight,
             api_url=api_url,
+            emulator=emulator,
+            allow_mixed_services=allow_mixed_services,
+            allow_duplicate_photos=allow_duplicate_photos,
             credentials_block=credentials_block,
             mask_coordinates=mask_coordinates,
             ledger_url=ledger_url,
@@ -325,6 +355,8 @@ def ingest(
         )
     except ValidationError as exc:
         raise typer.BadParameter(_validation_message(exc)) from None
+    if not dry_run:
+        announce_service(api_url, credentials_block, allowed=emulator)
     try:
         summary = run_ingest(options)
     except USER_ERRORS as exc:

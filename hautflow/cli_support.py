@@ -16,3 +16,19 @@ def parse_day(text: str | None, option: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{option} {text!r}: expected a day such as 2026-01-31") from None
+
+
+def announce_service(
+    api_url: str | None, credentials_block: str | None, *, allowed: bool = True
+) -> None:
+    """The first line of a command that will fall back to the embedded emulator, on stderr:
+    results from it are not real analyses, and nothing else would say so. Nothing is said when
+    the fallback is not ``allowed`` (the run then fails with the fix instead)."""
+    from hautflow.settings import EMULATOR_NOTICE, ConfigurationError, HautSettings
+
+    try:
+        emulated = HautSettings().uses_embedded_emulator(api_url, credentials_block)
+    except ConfigurationError:
+        return  # the command itself reports the contradiction, with its fix
+    if emulated and allowed:
+        typer.secho(f"hautflow: {EMULATOR_NOTICE}.", err=True, fg="yellow")

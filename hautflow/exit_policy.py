@@ -8,6 +8,6 @@ from enum import StrEnum
 class FailOn(StrEnum):
     """When ``hautflow ingest`` exits non-zero."""
 
-    QUARANTINE = "quarantine"  # anything quarantined, failed or left pending
+    QUARANTINE = "quarantine"  # anything quarantined, not analysable, failed or left pending
     FAILURE = "failure"  # only failed or pending images
     NEVER = "never"

@@ -25,6 +25,7 @@ from haut.redaction import redact
 from hautflow.exit_policy import FailOn
 from hautflow.settings import ConfigurationError
 from tasks.discovery import DiscoveryError
+from tasks.lake.provenance import MixedServicesError
 from tasks.ledger import LedgerBusyError
 from tasks.ledger.location import ledger_path
 from tasks.progress import Stage, reporting_to
@@ -41,6 +42,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     LedgerBusyError,
     ConfigurationError,
     AuthError,
+    MixedServicesError,
 )
 """Failures the user fixes (the message says how): printed without a traceback."""
 
@@ -92,6 +94,8 @@ def print_summary(summary: RunSummary, options: IngestOptions) -> None:
         _print_plan(summary)
     if summary.quarantined:
         _print_quarantine(summary)
+    if summary.unanalysed:
+        _print_unanalysed(summary)
     for capture, error in summary.failed:
         failed = Text.assemble(("failed", "red"), f" {capture.key}: {error}")
         output.print(failed.append(" (the next run resumes it)"), highlight=False)
@@ -136,6 +140,15 @@ def _print_quarantine(summary: RunSummary) -> None:
     for row in held:
         quarantine.add_row(*(Text(row[column]) for column in columns))
     output.print(quarantine)
+
+
+def _print_unanalysed(summary: RunSummary) -> None:
+    findings = Table(title="Photos the service could not analyse")
+    for column in ("file", "finding", "fix"):
+        findings.add_column(column, overflow="fold")
+    for row in summary.unanalysed_rows():
+        findings.add_row(Text(row["file"]), Text(row["finding"]), Text(row["fix"]))
+    output.print(findings)
 
 
 def _ledger(options: IngestOptions) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from hautflow.cli_support import announce_service
 from tasks.operations.retention import MAX_DAYS as MAX_RETENTION_DAYS
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ def _run(
         async with connect(api_url=api_url, emulator_state=emulator_state) as connection:
             return await work(connection.client)
 
+    announce_service(api_url, None)
     try:
         return asyncio.run(main())
     except (

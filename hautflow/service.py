@@ -2,7 +2,9 @@
 
 The rule (see :mod:`hautflow.settings`): an explicit URL wins; credentials without a URL mean
 the real service; nothing at all means an emulator on a free loopback port, run in a
-background thread for as long as the client is open.
+background thread for as long as the client is open, where the caller allows it. The command
+line allows it (and says so); a deployment's flow run only when its options ask for it, so a
+worker that lost its credentials fails instead of analysing with a stand-in.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from haut.client import HautClient
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
-from hautflow.settings import HautSettings
+from hautflow.settings import ConfigurationError, HautSettings
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,27 @@ class Connection:
     url: str
     embedded_emulator: bool
 
+    @property
+    def service(self) -> str | None:
+        """Who answers: ``"emulator"`` (embedded, or one that says it is), else the service's
+        host; None while nothing has answered yet."""
+        return "emulator" if self.embedded_emulator else self.client.answered_by
+
+    async def identify(self) -> str:
+        """:attr:`service`, asking the service (its algorithm dictionary: one light call,
+        needing no token) if nothing has answered yet."""
+        if self.service is None:
+            await self.client.algorithms()
+        return self.service or "unknown"
+
+
+NO_SERVICE = (
+    "no Haut.AI credentials are configured, and this run may not fall back to the embedded "
+    "emulator: set HAUT_USERNAME and HAUT_PASSWORD, or HAUT_API_TOKEN (and HAUT_COMPANY_ID), or "
+    "HAUT_CREDENTIALS_BLOCK in the environment that runs it (a deployment: the worker's); or, "
+    "to analyse with the emulator (not real analyses), set the run's option emulator: true"
+)
+
 
 @asynccontextmanager
 async def connect(
@@ -40,6 +63,7 @@ async def connect(
     credentials_block: str | None = None,
     requests_per_second: float | None = None,
     max_concurrency: int | None = None,
+    allow_emulator: bool = True,
 ) -> AsyncIterator[Connection]:
     """Yield a client for ``api_url``, the settings' service, or an embedded emulator.
 
@@ -48,10 +72,14 @@ async def connect(
     ``credentials_block`` names a Prefect Secret block with the credentials (default: the
     settings' ``HAUT_CREDENTIALS_BLOCK``, if any). ``requests_per_second`` and
     ``max_concurrency`` override the settings' client limits (None: the settings' value).
+    ``allow_emulator`` False refuses to start the embedded emulator (:class:`ConfigurationError`
+    naming the fix) when neither a URL nor credentials say where the service is.
     """
     settings = await (settings or HautSettings()).with_credentials_block(credentials_block)
     url = (api_url or "").rstrip("/") or settings.service_url()
     server: EmulatorServer | None = None
+    if url is None and not allow_emulator:
+        raise ConfigurationError(NO_SERVICE)
     if url is None:
         config = emulator_config or EmulatorConfig()
         if emulator_state is not None:

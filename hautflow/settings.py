@@ -42,6 +42,13 @@ EMULATOR_USERNAME = "hautflow@localhost"
 lets any non-empty username and password in, each username its own user and company."""
 
 
+EMULATOR_NOTICE = (
+    "No Haut.AI credentials: the embedded emulator answers, so the results are not real "
+    "analyses (set HAUT_USERNAME and HAUT_PASSWORD, or HAUT_API_TOKEN, for the real service)"
+)
+"""The first line of a command that falls back to the embedded emulator."""
+
+
 class ConfigurationError(ValueError):
     """The settings contradict each other; the message says which variable to fix."""
 
@@ -94,6 +101,15 @@ class HautSettings(BaseSettings):
     def credentials_or_emulator_user(self) -> PasswordCredentials | TokenCredentials:
         """The configured credential, or the local emulator user when none is configured."""
         return self.credentials() or PasswordCredentials(EMULATOR_USERNAME, "emulator")
+
+    def uses_embedded_emulator(
+        self, api_url: str | None = None, credentials_block: str | None = None
+    ) -> bool:
+        """Whether a command with these options would start the embedded emulator: no URL, no
+        credentials, no credentials block (a block is assumed to hold credentials)."""
+        if api_url or credentials_block or self.credentials_block:
+            return False
+        return self.service_url() is None
 
     def service_url(self) -> str | None:
         """The API base URL to use, or None when the embedded emulator should be started."""

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
+from hautflow.cli_support import announce_service
 from schemas.api_results import SmoothingMethod
 from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS
 
@@ -77,11 +78,12 @@ def _options(
     from flows.smoothing import SmoothingOptions
 
     try:
-        return SmoothingOptions.model_validate(
+        options = SmoothingOptions.model_validate(
             {
                 "lake": lake,
                 "state_dir": state,
                 "api_url": api_url,
+                "emulator": True,
                 "subjects": subjects or None,
                 "methods": method.methods(),
                 "window_days": window,
@@ -90,6 +92,8 @@ def _options(
         )
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
+    announce_service(api_url, None)
+    return options
 
 
 def _fail(command: str, message: str) -> typer.Exit:

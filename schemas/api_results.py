@@ -10,7 +10,7 @@ and always become a list of :class:`Metric`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -301,3 +301,37 @@ class WebhookPayload(PhotoCalculated):
 
 
 RESULT_ROWS: TypeAdapter[list[ResultRow]] = TypeAdapter(list[ResultRow])
+
+FACE_DETECTOR_ID = 40
+"""``algorithm_version_id`` of ``selfie_v2.face_detector``. Its row is not always sent: the real
+capture of a photo with a face has none (17 rows), the one without a face has it (18 rows)."""
+
+UNANALYSABLE_ERRORS: tuple[str, ...] = ("No face detected", "Not full face", "Face is not detected")
+"""The errors by which the service says a photo cannot be analysed: no face (the no-face
+capture, reference §6.6), a face cut by the frame (checked for by clients of the real API), and
+a dataset without the face detector (§13.4)."""
+
+_UNANALYSABLE = {error.casefold() for error in UNANALYSABLE_ERRORS}
+
+
+def unanalysable_reason(rows: Iterable[ResultRow]) -> str | None:
+    """The service's words when these rows say the photo cannot be analysed, else None.
+
+    Either the face detector's row found no face (its feedback overlay, e.g. "No face
+    detected"), or a failed row's error is one of :data:`UNANALYSABLE_ERRORS`. Any other
+    failed row is one algorithm's failure, not a verdict on the photo.
+    """
+    for row in rows:
+        result = row.result
+        if isinstance(result, FaceDetectorResult):
+            params = result.detection_params
+            if params is not None and params.face_detected is False:
+                overlay = result.feedback.overlay if result.feedback else None
+                return overlay or UNANALYSABLE_ERRORS[0]
+        elif (
+            isinstance(result, ErrorResult)
+            and not row.is_ok
+            and result.error.strip().casefold() in _UNANALYSABLE
+        ):
+            return result.error.strip()
+    return None

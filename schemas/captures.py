@@ -137,6 +137,9 @@ class QuarantineReason(StrEnum):
     """Set by the planner: same capture key, different bytes than what was uploaded."""
     REJECTED_BY_API = "rejected_by_api"
     """Set by the uploader: the API answered a 4xx validation error for this image."""
+    DUPLICATE_PHOTO = "duplicate_photo"
+    """Set by the planner: the same photo content as one already analysed (or planned) under
+    another subject, session or side; each analysis is charged."""
 
 
 @dataclass(frozen=True)
@@ -184,3 +187,33 @@ class UploadedImage:
     @property
     def ref(self) -> ImageRef:
         return ImageRef(self.dataset_id, self.subject_id, self.batch_id, self.image_id)
+
+
+_RETAKE = (
+    "retake it facing the camera, the whole face in the frame, evenly lit and unobstructed, and "
+    "put the new photo in a new session folder (e.g. '{session}-2'): this one stays analysed as "
+    "it is"
+)
+_FIX_BY_FINDING = {
+    "face is not detected": (
+        "the dataset runs without the face detector (algorithm 40), so nothing is analysed: "
+        "enable it with `hautflow applications algorithms DATASET --set ...,40`, then put the "
+        "photo in a new session folder"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class UnanalysedImage:
+    """An uploaded photo the service could not analyse (no face, not the full face...): a
+    finding for the user, never counted as a success."""
+
+    image: UploadedImage
+    finding: str
+    """The service's words, e.g. "No face detected"."""
+
+    @property
+    def fix(self) -> str:
+        """What the user should do about it."""
+        fix = _FIX_BY_FINDING.get(self.finding.casefold(), _RETAKE)
+        return fix.format(session=self.image.session_key)

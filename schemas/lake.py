@@ -144,7 +144,13 @@ IMAGES = _spec(
     column("upload_name", pa.string(), "Image name sent to the API (content-derived)"),
     column("captured_at_source", pa.string(), "exif, folder, mtime or manifest"),
     column("uploaded_at", TIMESTAMP, "When the image was uploaded"),
-    column("status", pa.string(), "complete (every algorithm answered) or pending"),
+    column(
+        "status",
+        pa.string(),
+        "complete (every algorithm answered), no_face (the service could not analyse the photo: "
+        "see finding) or pending (results not in yet)",
+    ),
+    column("finding", pa.string(), "Why the service could not analyse it, e.g. No face detected"),
     column("results_count", pa.int32(), "Result rows received"),
     column("results_ok", pa.int32(), "Result rows with is_ok"),
     column("aux_images_count", pa.int32(), "Aux images received"),
@@ -292,6 +298,8 @@ RUNS = _spec(
     column("images_failed", pa.int64(), "Images whose upload failed"),
     column("images_complete", pa.int64(), "Images with every algorithm's result"),
     column("images_pending", pa.int64(), "Images still unfinished at the timeout"),
+    column("images_no_face", pa.int64(), "Images the service could not analyse (no face...)"),
+    column("service", pa.string(), "Who answered: emulator, or the real service's host"),
     column("rows_written", pa.int64(), "Lake rows written by the run, all tables"),
     column("error", pa.string(), "Why the run failed, if it did (secrets redacted)"),
     column("options_json", pa.string(), "The run's options as JSON (no secrets)"),

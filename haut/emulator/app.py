@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from haut.emulator import (
     notify,
@@ -26,6 +26,7 @@ from haut.emulator.config import EmulatorConfig
 from haut.emulator.errors import install_error_handlers
 from haut.emulator.faults import FaultMiddleware, hide_injected_drops_from_server_log
 from haut.emulator.state import EmulatorState
+from haut.paths import EMULATOR_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,30 @@ class SettleMiddleware:
         if scope["type"] == "http":
             processing.settle_logged(self.state)
         await self.app(scope, receive, send)
+
+
+class EmulatorHeaderMiddleware:
+    """Every HTTP answer says it comes from an emulator (:data:`haut.paths.EMULATOR_HEADER`),
+    so a client pointed here by URL still knows it is not talking to the real service."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_marked(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (_EMULATOR_HEADER, b"hautflow")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_marked)
+
+
+_EMULATOR_HEADER = EMULATOR_HEADER.encode()
 
 
 async def _ticker(state: EmulatorState) -> None:
@@ -116,5 +141,6 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     app.add_middleware(SettleMiddleware, state=state)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(FaultMiddleware, injector=state.faults)
+    app.add_middleware(EmulatorHeaderMiddleware)
     hide_injected_drops_from_server_log()
     return app

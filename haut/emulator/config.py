@@ -3,8 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+
+class DetectorRow(StrEnum):
+    """When ``/results/`` holds the face detector's (id 40) row.
+
+    The real captures disagree with our first guess: the photo with a face came back with 17
+    rows and no detector row, the photo without a face with 18, the detector's among them
+    (reference §6.6). ``WHEN_NO_FACE`` answers exactly as they did; ``NEVER`` drops it always;
+    ``ALWAYS`` (the default) sends it for every photo.
+    """
+
+    ALWAYS = "always"
+    WHEN_NO_FACE = "when-no-face"
+    NEVER = "never"
 
 
 @dataclass
@@ -46,6 +61,7 @@ class EmulatorConfig:
     webhook_max_attempts: int = 6  # every send counts: the first one + at most 5 retries
     webhook_backoff_seconds: float = 0.5  # first retry delay; doubles per attempt
     ticker_interval_seconds: float = 0.03  # how often due work is settled in the background
+    detector_row: DetectorRow = DetectorRow.ALWAYS  # when results hold the face detector's row
 
     def __repr__(self) -> str:
         # Passwords never reach logs: show only which usernames are configured.
@@ -53,5 +69,6 @@ class EmulatorConfig:
         return (
             f"EmulatorConfig(algorithm_delay_seconds={self.algorithm_delay_seconds}, "
             f"rate_limit_per_second={self.rate_limit_per_second}, credentials_for={users}, "
-            f"state_path={self.state_path}, faults={self.faults})"
+            f"state_path={self.state_path}, detector_row={self.detector_row.value}, "
+            f"faults={self.faults})"
         )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from haut.emulator import analysis, catalog, shapes
 from haut.emulator.clock import moment
+from haut.emulator.config import DetectorRow
 from haut.emulator.notify import ALGORITHM_RESULT, PHOTO_CALCULATED
 from haut.emulator.retention import delete_photo, sweep_expired
 from haut.emulator.store import Doc
@@ -127,14 +128,31 @@ def _finish(
     if is_last and photo is not None:
         rows = _image_rows(state, image_id, (spec, *outcome))
         aux = _aux_docs(image, photo, rows, format_wire_time(moment(due_at)))
-    messages = [{"event": ALGORITHM_RESULT, **_ids(image), "result": row}]
+    shown = _row_is_sent(state, spec, outcome)
+    messages = [{"event": ALGORITHM_RESULT, **_ids(image), "result": row}] if shown else []
     with state.store.transaction():
-        state.store.insert("results", row, parent=image_id)
+        if shown:
+            state.store.insert("results", row, parent=image_id)
         state.store.finish_job(image_id, algorithm_id)
         if state.store.pending_jobs(image_id) == 0:
             messages += _complete(state, image, aux, due_at)
     for message in messages:
         state.hub.publish(image["company_id"], message)
+
+
+def _row_is_sent(
+    state: EmulatorState, spec: catalog.AlgorithmSpec, outcome: tuple[bool, dict[str, Any]]
+) -> bool:
+    """Whether the row goes into ``/results/``: always, but the face detector's as the
+    config's :class:`~haut.emulator.config.DetectorRow` says (its job still runs: it is part
+    of the image's completion)."""
+    if spec.id != catalog.FACE_DETECTOR_ID:
+        return True
+    when = state.config.detector_row
+    if when is DetectorRow.WHEN_NO_FACE:
+        params = outcome[1].get("detection_params") or {}
+        return params.get("face_detected") is False
+    return when is DetectorRow.ALWAYS
 
 
 def _record_failure(state: EmulatorState, image_id: str, algorithm_id: int, due_at: float) -> None:

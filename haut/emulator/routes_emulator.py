@@ -81,5 +81,6 @@ async def config(request: Request) -> dict[str, Any]:
         "webhook_max_attempts": settings.webhook_max_attempts,
         "credentials_configured": settings.credentials is not None,
         "persistent": settings.state_path is not None,
+        "detector_row": settings.detector_row.value,
         "faults": asdict(settings.faults),
     }

@@ -25,7 +25,7 @@ from haut.redaction import redact
 from schemas.api_results import ResultRow, SmoothedValue
 from tasks.backfill.plan import SubjectSlice, Target
 from tasks.smoothing.settings import SmoothingMethod
-from tasks.waiting.tracker import ImageResults, expected_set, finished_algorithms
+from tasks.waiting.tracker import ImageResults, expected_set, settle
 
 ENVELOPE_EXTRAS = ("batch_id", "subject_id")
 """Keys ``all_results`` adds to the ``/results/`` row envelope (reference §13.3): dropped, so
@@ -118,7 +118,7 @@ class ChunkReader:
         )
 
     def _complete(self, rows: Sequence[ResultRow]) -> bool:
-        return self.expected <= finished_algorithms(rows)
+        return settle(rows, self.expected)[0]
 
     async def read_image(
         self,
@@ -147,9 +147,10 @@ class ChunkReader:
                     error=redact(str(exc)),
                 )
             smoothed, refused = await self._smoothed(target)
+        finding = settle(rows, self.expected)[1]
         return Reading(
             target,
-            ImageResults(target.image, rows, aux, complete=True),
+            ImageResults(target.image, rows, aux, complete=True, finding=finding),
             smoothed,
             refused,
             from_history=from_history,

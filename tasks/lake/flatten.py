@@ -291,7 +291,12 @@ def _flatten_aux(item: AuxImage, context: Row) -> LakeRows:
 
 
 def _image_row(
-    image: UploadedImage, context: Row, status: str, results: Sequence[ResultRow], aux_count: int
+    image: UploadedImage,
+    context: Row,
+    status: str,
+    finding: str | None,
+    results: Sequence[ResultRow],
+    aux_count: int,
 ) -> Row:
     source = image.source
     return {
@@ -306,6 +311,7 @@ def _image_row(
         "captured_at_source": source.captured_at_source,
         "uploaded_at": image.uploaded_at,
         "status": status,
+        "finding": finding,
         "results_count": len(results),
         "results_ok": sum(1 for row in results if row.is_ok),
         "aux_images_count": aux_count,
@@ -339,16 +345,18 @@ def flatten_image(
     *,
     run_id: str,
     status: str,
+    finding: str | None = None,
     include_coordinates: bool = False,
 ) -> LakeRows:
     """Every lake row of one image: subject, batch, image, results, metrics, masks, aux.
 
-    ``status`` is the image's state ("complete" or "pending"); ``include_coordinates`` keeps
-    each mask's GeoJSON features (large) in ``masks.coordinates_json``.
+    ``status`` is the image's state (complete, no_face or pending) and ``finding`` the
+    service's words for a photo it could not analyse; ``include_coordinates`` keeps each mask's
+    GeoJSON features (large) in ``masks.coordinates_json``.
     """
     context = image_context(image, run_id)
     rows = _owner_rows(image, context)
-    rows.add("images", _image_row(image, context, status, results, len(aux)))
+    rows.add("images", _image_row(image, context, status, finding, results, len(aux)))
     for row in results:
         rows.extend(_flatten_result(row, context, include_coordinates))
     for item in aux:

@@ -93,8 +93,10 @@ class RunRecord:
     images_failed: int = 0
     images_complete: int = 0
     images_pending: int = 0
+    images_no_face: int = 0
     rows_written: int = 0
     error: str | None = None
+    service: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -61,14 +61,14 @@ class BufferedLakeWriter:
     def _flatten(self, results: Sequence[ImageResults]) -> LakeRows:
         rows = LakeRows()
         for result in results:
-            status = "complete" if result.complete else "pending"
             rows.extend(
                 flatten_image(
                     result.image,
                     result.rows,
                     result.aux,
                     run_id=self._run_id,
-                    status=status,
+                    status=result.status,
+                    finding=result.finding,
                     include_coordinates=self._mask_coordinates,
                 )
             )

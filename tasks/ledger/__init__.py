@@ -9,6 +9,7 @@ takeover of a refused session's batch in :mod:`~tasks.ledger.takeover`.
 """
 
 from tasks.ledger.ledger import (
+    AnalysedPhoto,
     ApplicationRecord,
     CaptureRecord,
     DatasetRecord,
@@ -23,6 +24,7 @@ from tasks.ledger.takeover import rejected_version
 __all__ = [
     "ON_THE_API",
     "SCHEMA_VERSION",
+    "AnalysedPhoto",
     "ApplicationRecord",
     "CaptureRecord",
     "CaptureState",

@@ -42,6 +42,7 @@ from tasks.ledger.engine import (
 )
 from tasks.ledger.lock import LedgerBusyError, advisory_lock, file_lock, process_lock
 from tasks.ledger.records import (
+    AnalysedPhoto,
     ApplicationRecord,
     CaptureRecord,
     DatasetRecord,
@@ -55,6 +56,7 @@ from tasks.ledger.tables import CaptureState, CreateState, ImageState
 from tasks.ledger.takeover import take_over
 
 __all__ = [
+    "AnalysedPhoto",
     "ApplicationRecord",
     "CaptureRecord",
     "DatasetRecord",
@@ -393,6 +395,28 @@ class Ledger:
             query = query.where(t.images.c.capture_id.in_(list(capture_ids)))
         with self.engine.connect() as connection:
             return [uploaded_image(row) for row in connection.execute(query).mappings()]
+
+    def photos_by_content(self, sha256s: Iterable[str]) -> dict[str, AnalysedPhoto]:
+        """Photos with these contents that went (or may have gone) to the API, by sha256:
+        every image recorded but those the API refused. The oldest one per content."""
+        found: dict[str, AnalysedPhoto] = {}
+        wanted = sorted(set(sha256s))
+        query = (
+            select(t.images.c.sha256, t.images.c.uri, t.images.c.capture_id)
+            .add_columns(t.captures.c.subject_key, t.captures.c.session_key)
+            .join(t.captures, t.captures.c.capture_id == t.images.c.capture_id)
+            .where(t.images.c.state != ImageState.REJECTED.value)
+            .order_by(t.images.c.created_at)
+        )
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start : start + _IN_CHUNK]
+                for row in connection.execute(query.where(t.images.c.sha256.in_(chunk))):
+                    found.setdefault(
+                        row.sha256,
+                        AnalysedPhoto(row.uri, row.capture_id, row.subject_key, row.session_key),
+                    )
+        return found
 
     # --- backfill ------------------------------------------------------------------------
 

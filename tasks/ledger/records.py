@@ -54,6 +54,16 @@ class ImageRecord:
 
 
 @dataclass(frozen=True)
+class AnalysedPhoto:
+    """Where a photo's content was first recorded for the API."""
+
+    uri: str
+    capture_id: str
+    subject_key: str
+    session_key: str
+
+
+@dataclass(frozen=True)
 class CaptureRecord:
     capture_id: str
     capture_key: str

@@ -7,7 +7,7 @@ constraints make a second record of the same thing impossible, even with several
 sharing one PostgreSQL ledger.
 
 A fresh database gets the current tables and is stamped with :data:`SCHEMA_VERSION`; an older
-one is brought forward by the steps in :data:`MIGRATIONS` (none yet: version 1 is the first).
+one is brought forward by the steps in :data:`MIGRATIONS`.
 """
 
 from __future__ import annotations
@@ -187,6 +187,7 @@ images = Table(
     UniqueConstraint("capture_id", "upload_name"),
     ForeignKeyConstraint(["capture_id"], ["ledger_captures.capture_id"]),
     Index("ix_ledger_images_state", "state"),
+    Index("ix_ledger_images_sha256", "sha256"),
 )
 
 
@@ -199,7 +200,16 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
-MIGRATIONS: tuple[Migration, ...] = ()
+def _index_images_by_content(connection: Connection) -> None:
+    sha256_index = next(i for i in images.indexes if i.name == "ix_ledger_images_sha256")
+    sha256_index.create(connection, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        2, "index images by sha256: a photo met again is found at once", _index_images_by_content
+    ),
+)
 """Steps after version 1, oldest first (e.g. ``conn.execute(text("ALTER TABLE ..."))``)."""
 
 SCHEMA_VERSION = 1 + len(MIGRATIONS)

@@ -12,7 +12,11 @@ ledger it is:
   dataset it went to: one analysed into dataset A is done for a run into dataset B too (each
   photo is analysed once per ledger); the plan counts those, so the run can say so;
 - *changed*: the same key was already uploaded with other bytes. Uploading it would put a
-  second batch for one session at the API, so its files are quarantined with a fix instead.
+  second batch for one session at the API, so its files are quarantined with a fix instead;
+- *duplicate*: a new capture holding a photo whose content was already analysed, or is about
+  to be, under another subject, session or side (a copied folder, a reorganised tree). The
+  service charges per analysis and would score the copy as a second visit, so the session is
+  held back with a fix, unless the run allows duplicates.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from schemas.captures import Capture, Discovery, QuarantinedFile, QuarantineReason, Side
-from tasks.ledger import CaptureRecord, CaptureState, ImageRecord, Ledger, rejected_version
+from tasks.ledger import (
+    AnalysedPhoto,
+    CaptureRecord,
+    CaptureState,
+    ImageRecord,
+    Ledger,
+    rejected_version,
+)
 
 CHANGED_FIX = (
     "this session was already uploaded with other photos: to analyse the new photos, move them "
@@ -45,6 +56,8 @@ class Plan:
     done_elsewhere: tuple[tuple[str, int], ...] = ()
     """Of ``done``: how many were uploaded into a dataset other than the run's, by dataset name
     (sorted by name). Empty when :func:`plan` was not given the run's dataset."""
+    duplicates: tuple[QuarantinedFile, ...] = ()
+    """DUPLICATE_PHOTO: one record per file of a new capture whose content was met before."""
 
     @property
     def to_upload(self) -> tuple[Capture, ...]:
@@ -52,9 +65,16 @@ class Plan:
         return self.resume + self.new
 
 
-def plan(discovery: Discovery, ledger: Ledger, *, dataset: str | None = None) -> Plan:
+def plan(
+    discovery: Discovery,
+    ledger: Ledger,
+    *,
+    dataset: str | None = None,
+    allow_duplicates: bool = False,
+) -> Plan:
     """Sort the discovered captures against what the ledger recorded; ``dataset``, the run's
-    dataset name, to count the done captures uploaded into another (``done_elsewhere``)."""
+    dataset name, to count the done captures uploaded into another (``done_elsewhere``);
+    ``allow_duplicates`` uploads new captures whose photos were met before."""
     recorded = ledger.captures_by_key(capture.key for capture in discovery.captures)
     new: list[Capture] = []
     resume: list[Capture] = []
@@ -84,8 +104,73 @@ def plan(discovery: Discovery, ledger: Ledger, *, dataset: str | None = None) ->
             # Earlier versions of this session never got an image to the API (refused or
             # stopped before): the new content simply takes their place.
             new.append(capture)
+    duplicates: list[QuarantinedFile] = []
+    if not allow_duplicates:
+        new, duplicates = _without_duplicates(new, discovery.captures, ledger)
     return Plan(
-        tuple(new), tuple(resume), tuple(done), tuple(changed), tuple(sorted(elsewhere.items()))
+        tuple(new),
+        tuple(resume),
+        tuple(done),
+        tuple(changed),
+        tuple(sorted(elsewhere.items())),
+        tuple(duplicates),
+    )
+
+
+DUPLICATE_FIX = (
+    "the same photo was already analysed as {first}: remove the copy (or move the session "
+    "aside) if it is one, or pass --allow-duplicate-photos to analyse it again (each analysis "
+    "is charged)"
+)
+
+
+def _without_duplicates(
+    new: Sequence[Capture], captures: Sequence[Capture], ledger: Ledger
+) -> tuple[list[Capture], list[QuarantinedFile]]:
+    """The new captures none of whose photos was met before, and a record per photo that was.
+
+    Met before: recorded in the ledger for another capture, or held by a capture earlier in
+    discovery order (every capture: a done or resumed one keeps its photos), or by another side
+    of the same capture.
+    """
+    recorded = ledger.photos_by_content(i.sha256 for c in new for i in c.images)
+    new_ids = {capture.capture_id for capture in new}
+    first_seen: dict[str, str] = {}
+    kept: list[Capture] = []
+    held: list[QuarantinedFile] = []
+    for capture in captures:
+        found = []
+        for image in capture.images:
+            earlier = _first_holder(recorded.get(image.sha256), capture) or first_seen.get(
+                image.sha256
+            )
+            if earlier is not None and capture.capture_id in new_ids:
+                found.append(_duplicate(capture, image.uri, earlier))
+            first_seen.setdefault(image.sha256, image.uri)
+        if capture.capture_id not in new_ids:
+            continue
+        if found:
+            held.extend(found)
+        else:
+            kept.append(capture)
+    return kept, held
+
+
+def _first_holder(photo: AnalysedPhoto | None, capture: Capture) -> str | None:
+    """Where the ledger first recorded this content, unless it is this capture itself."""
+    if photo is None or photo.capture_id == capture.capture_id:
+        return None
+    return f"{photo.uri} (subject {photo.subject_key}, session {photo.session_key})"
+
+
+def _duplicate(capture: Capture, uri: str, first: str) -> QuarantinedFile:
+    return QuarantinedFile(
+        uri=uri,
+        reason=QuarantineReason.DUPLICATE_PHOTO,
+        detail=f"{uri}: the same photo content as {first}",
+        fix=DUPLICATE_FIX.format(first=first),
+        subject_key=capture.subject_key,
+        session_key=capture.session_key,
     )
 
 

@@ -27,6 +27,7 @@ from haut.errors import NotFoundError
 from haut.paths import FSM2_APPLICATION_ID
 from haut.redaction import get_logger
 from schemas.api import Dataset
+from schemas.api_results import FACE_DETECTOR_ID as FACE_DETECTOR_ALGORITHM_ID
 from schemas.captures import Capture, ImageKind, QuarantinedFile, UploadedImage
 from tasks.ledger import CreateState, ImageState, Ledger
 from tasks.operations.retention import Retention, describe
@@ -50,8 +51,6 @@ __all__ = [
     "upload_captures",
     "waiting_images",
 ]
-
-FACE_DETECTOR_ALGORITHM_ID = 40
 
 log = get_logger(__name__)
 

@@ -1,8 +1,16 @@
-"""What one wait knows about its images: the rows read so far and which images are complete.
+"""What one wait knows about its images: the rows read so far and which images are settled.
 
-An image is complete when every expected algorithm has a row in ``client.results`` (reference
-§13.5). Notifications only say *when* to look: completeness is always decided by reading the
-rows, and the rows and aux images handed on are always the ones read from the API.
+An image is settled when the service has said all it will say about it (reference §13.5):
+
+- *complete*: every expected algorithm other than the face detector has a row. The detector's
+  row is not awaited: the real service leaves it out for a photo with a face (the 17-row
+  capture), so waiting for it would leave every image pending for ever;
+- *not analysable*: the rows say the photo cannot be analysed (the detector found no face, or
+  a row's error is "No face detected", "Not full face"...: :func:`unanalysable_reason`). Its
+  other rows would only repeat that, so they are not awaited either.
+
+Notifications only say *when* to look: settling is always decided by reading the rows, and the
+rows and aux images handed on are always the ones read from the API.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from dataclasses import dataclass
 from haut.client import HautClient
 from haut.errors import AuthError, HautError, NotFoundError
 from haut.redaction import get_logger
-from schemas.api_results import AuxImage, ResultRow
+from schemas.api_results import FACE_DETECTOR_ID, AuxImage, ResultRow, unanalysable_reason
 from schemas.captures import UploadedImage
 
 log = get_logger(__name__)
@@ -33,7 +41,17 @@ class ImageResults:
     aux: list[AuxImage]
     """The face-area crops; read only for complete images."""
     complete: bool
-    """Every expected algorithm has a row (and the aux images were read)."""
+    """Settled: every expected algorithm but the detector has a row, or the service said the
+    photo cannot be analysed (``finding``); and the aux images were read."""
+    finding: str | None = None
+    """The service's words when it could not analyse the photo, e.g. "No face detected"."""
+
+    @property
+    def status(self) -> str:
+        """The image's status in the lake: complete, no_face (``finding`` set) or pending."""
+        if not self.complete:
+            return "pending"
+        return "no_face" if self.finding else "complete"
 
 
 def finished_algorithms(rows: Iterable[ResultRow]) -> set[int]:
@@ -41,7 +59,9 @@ def finished_algorithms(rows: Iterable[ResultRow]) -> set[int]:
 
 
 def expected_set(expected_algorithms: Collection[int]) -> frozenset[int]:
-    """The algorithms that make an image complete; an empty list is a caller's mistake."""
+    """The algorithms whose rows make an image complete: the enabled ones but the face
+    detector, whose row may never come (the detector alone when nothing else is enabled).
+    An empty list is a caller's mistake."""
     expected = frozenset(int(a) for a in expected_algorithms)
     if not expected:
         raise ValueError(
@@ -49,7 +69,14 @@ def expected_set(expected_algorithms: Collection[int]) -> frozenset[int]:
             "dataset's enabled algorithms (the `enabled_algorithms` of attach_application's "
             "answer), e.g. [30, 40]."
         )
-    return expected
+    return expected - {FACE_DETECTOR_ID} or expected
+
+
+def settle(rows: Sequence[ResultRow], expected: frozenset[int]) -> tuple[bool, str | None]:
+    """Whether these rows settle their image, and the service's finding if it could not
+    analyse the photo (see the module's rules); ``expected`` comes from :func:`expected_set`."""
+    finding = unanalysable_reason(rows)
+    return finding is not None or expected <= finished_algorithms(rows), finding
 
 
 class ResultTracker:
@@ -70,6 +97,7 @@ class ResultTracker:
         self._by_id = {image.image_id: image for image in self.images}
         self._rows: dict[str, list[ResultRow]] = {}
         self._complete: set[str] = set()
+        self._findings: dict[str, str] = {}
         self._gone: set[str] = set()  # 404: deleted at the API, it will never finish
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self.reads = 0
@@ -123,10 +151,12 @@ class ResultTracker:
             finally:
                 self.reads += 1
         self._rows[image.image_id] = rows
-        if self.covers(finished_algorithms(rows)):
+        settled, finding = settle(rows, self.expected)
+        if finding is not None:
+            self._findings[image.image_id] = finding
+        if settled:
             self._complete.add(image.image_id)
-            return True
-        return False
+        return settled
 
     async def check_all(self, images: Iterable[UploadedImage]) -> None:
         """One poll pass over these images."""
@@ -143,6 +173,7 @@ class ResultTracker:
                 rows=list(self._rows.get(image.image_id, [])),
                 aux=list(aux_by_id.get(image.image_id) or []),
                 complete=aux_by_id.get(image.image_id) is not None,
+                finding=self._findings.get(image.image_id),
             )
             for image in self.images
         ]

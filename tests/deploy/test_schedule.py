@@ -1,8 +1,9 @@
 """The README's "Run on a schedule", done on loopback: a real `prefect server start`, the work
 pool, `prefect deploy --all` from prefect.yaml, a worker, and the nightly ingest deployment
-triggered on a copy of data/sample with no Haut.AI credentials (so the run starts its embedded
-emulator). The run must end Completed and leave the lake filled where its parameters said, not
-in the project's data/.
+triggered on a copy of data/sample with no Haut.AI credentials: first as deployed, when it must
+fail saying what to set (a deployment never falls back to the emulator by itself), then with
+``emulator: true`` in its options, when it starts its embedded emulator and must end Completed
+with the lake filled where its parameters said, not in the project's data/.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import pytest
 from tasks.lake import connect
 from tests.deploy.conftest import PrefectServer
 from tests.deploy.support import PREFECT, REPO, Process, run
-from tests.flows.support import SAMPLE_IMAGES, SAMPLE_QUARANTINE, copy_sample, scalar
+from tests.flows.support import (
+    SAMPLE_IMAGES,
+    SAMPLE_NO_FACE,
+    SAMPLE_QUARANTINE,
+    copy_sample,
+    scalar,
+)
 from tests.support import wait_until
 
 README = REPO / "README.md"
@@ -102,6 +109,17 @@ def test_the_nightly_ingest_deployment_runs_on_a_worker_and_fills_the_lake(
     worker = Process([PREFECT, *WORKER], worker_env, tmp_path / "worker.log")
     try:
         options = {"source": str(photos), "lake": str(lake), "state_dir": str(state)}
+        # With no credentials, a deployment's run never falls back to the emulator by itself:
+        # it fails at once, saying what to set, and leaves no lake or ledger behind.
+        output = run([PREFECT, *TRIGGER, json.dumps({"options": options})], env)
+        ended = final_state(real_prefect_server.api_url, flow_run_id(output), worker)
+        assert ended["type"] == "FAILED", f"{ended}\n{worker.output()}"
+        assert "no Haut.AI credentials" in ended["message"], ended
+        assert "emulator: true" in ended["message"], ended
+        assert not lake.exists()
+        assert not state.exists()
+        # Asked for explicitly, the run starts its embedded emulator.
+        options["emulator"] = True
         output = run([PREFECT, *TRIGGER, json.dumps({"options": options})], env)
         ended = final_state(real_prefect_server.api_url, flow_run_id(output), worker)
         assert ended["type"] == "COMPLETED", f"{ended}\n{worker.output()}"
@@ -112,9 +130,10 @@ def test_the_nightly_ingest_deployment_runs_on_a_worker_and_fills_the_lake(
     assert (state / "emulator.sqlite").is_file()
     assert (state / "lake.duckdb").is_file()
     con = connect(str(lake))
-    assert scalar(con, "SELECT count(*) FROM images WHERE status = 'complete'") == SAMPLE_IMAGES
+    complete = SAMPLE_IMAGES - SAMPLE_NO_FACE
+    assert scalar(con, "SELECT count(*) FROM images WHERE status = 'complete'") == complete
     assert scalar(con, "SELECT count(DISTINCT image_id) FROM results") == SAMPLE_IMAGES
     assert scalar(con, "SELECT count(*) FROM metrics") > 0
     assert scalar(con, "SELECT count(*) FROM quarantine") == sum(SAMPLE_QUARANTINE.values())
-    runs = con.execute("SELECT status, source, images_complete FROM runs").fetchall()
-    assert runs == [("completed_with_quarantine", str(photos), SAMPLE_IMAGES)]
+    runs = con.execute("SELECT status, source, images_complete, service FROM runs").fetchall()
+    assert runs == [("completed_with_quarantine", str(photos), complete, "emulator")]

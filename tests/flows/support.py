@@ -24,7 +24,7 @@ import httpx
 from flows.ingest import ingest
 from flows.options import IngestOptions
 from flows.summary import RunSummary
-from haut.emulator.config import EmulatorConfig, FaultConfig
+from haut.emulator.config import DetectorRow, EmulatorConfig, FaultConfig
 from haut.emulator.faces import render_face
 from haut.emulator.server import EmulatorServer
 from schemas.lake import TABLES
@@ -37,6 +37,7 @@ SAMPLE_FILES_SEEN = 71
 SAMPLE_CAPTURES = 26
 SAMPLE_IMAGES = 52
 SAMPLE_SUBJECTS = 5  # alice, bob, chen, dara, and erin: her face-less photo is valid input
+SAMPLE_NO_FACE = 1  # erin's landscape: uploaded, and found by the service to hold no face
 SAMPLE_QUARANTINE = {
     "corrupt": 1,
     "empty": 1,
@@ -94,7 +95,11 @@ class Emulator:
 
 @contextmanager
 def running_emulator(
-    *, algorithm_delay: float = 0.0, latency: float = 0.0, state_path: Path | None = None
+    *,
+    algorithm_delay: float = 0.0,
+    latency: float = 0.0,
+    state_path: Path | None = None,
+    detector_row: DetectorRow = DetectorRow.ALWAYS,
 ) -> Iterator[Emulator]:
     """An emulator with no rate limit worth the name: tests wait for the flow, not the limit."""
     config = EmulatorConfig(
@@ -104,6 +109,7 @@ def running_emulator(
         login_limit_per_minute=1_000,
         state_path=state_path,
         faults=FaultConfig(latency_seconds=latency),
+        detector_row=detector_row,
     )
     with EmulatorServer(config) as server:
         yield Emulator(server)
@@ -199,13 +205,17 @@ def parquet_files(lake: Path) -> set[str]:
     return {str(p.relative_to(lake)) for p in lake.rglob("*.parquet")}
 
 
-def assert_lake_complete(con: duckdb.DuckDBPyConnection, stats: dict[str, Any]) -> None:
-    """Every photo the emulator holds is in the lake once, complete, with all its results."""
+def assert_lake_complete(
+    con: duckdb.DuckDBPyConnection, stats: dict[str, Any], *, no_face: int = 0
+) -> None:
+    """Every photo the emulator holds is in the lake once, settled, with all its results:
+    complete, but ``no_face`` of them found by the service to hold no face."""
     lake_photos = con.execute("SELECT sha256 FROM images").fetchall()
     assert sorted(sha for (sha,) in lake_photos) == sorted(stats["uploads_by_sha256"])
     assert scalar(con, "SELECT count(DISTINCT image_id) FROM images") == stats["images"]
     statuses = dict(con.execute("SELECT status, count(*) FROM images GROUP BY ALL").fetchall())
-    assert statuses == {"complete": stats["images"]}
+    expected = {"complete": stats["images"] - no_face, "no_face": no_face}
+    assert statuses == {status: n for status, n in expected.items() if n}
     # results: one row per image x algorithm, exactly what the API computed
     assert scalar(con, "SELECT count(*) FROM results") == stats["results"]
     per_image = con.execute(

@@ -30,6 +30,7 @@ from tests.flows.support import (
     SAMPLE_CAPTURES,
     SAMPLE_FILES_SEEN,
     SAMPLE_IMAGES,
+    SAMPLE_NO_FACE,
     SAMPLE_QUARANTINE,
     SAMPLE_SUBJECTS,
     assert_each_photo_uploaded_once,
@@ -81,7 +82,11 @@ def test_the_summary_counts_what_the_folder_holds(sample_run: SampleRun) -> None
     assert record.status == "completed_with_quarantine"
     assert record.files_seen == SAMPLE_FILES_SEEN
     assert record.captures_discovered == record.captures_new == SAMPLE_CAPTURES
-    assert record.images_uploaded == record.images_complete == SAMPLE_IMAGES
+    assert record.images_uploaded == SAMPLE_IMAGES
+    assert (record.images_complete, record.images_no_face) == (
+        SAMPLE_IMAGES - SAMPLE_NO_FACE,
+        SAMPLE_NO_FACE,
+    )
     assert (record.images_pending, record.images_failed, record.captures_skipped) == (0, 0, 0)
     assert record.rows_written > 0
     assert not sample_run.summary.failed
@@ -124,7 +129,7 @@ def test_the_quarantine_table_lists_every_bad_file_with_reason_and_fix(
 def test_the_lake_holds_every_photo_once_with_all_its_results(
     sample_run: SampleRun, lake: duckdb.DuckDBPyConnection
 ) -> None:
-    assert_lake_complete(lake, sample_run.stats)
+    assert_lake_complete(lake, sample_run.stats, no_face=SAMPLE_NO_FACE)
     counts = view_counts(lake)
     assert counts["subjects"] == SAMPLE_SUBJECTS
     assert counts["batches"] == SAMPLE_CAPTURES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -189,3 +190,70 @@ def test_done_captures_of_another_dataset_are_done_and_counted_by_dataset(ledger
     assert result.done_elsewhere == (("old", 2), ("older", 1))
     assert plan(found, ledger, dataset="old").done_elsewhere == (("ds", 1), ("older", 1))
     assert plan(found, ledger).done_elsewhere == ()  # no dataset given: nothing to compare
+
+
+def copy_of(capture: Capture, subject: str, session: str) -> Capture:
+    """The same photos under another subject and session: a copied folder."""
+    images = tuple(
+        replace(image, uri=f"/photos/{subject}/{session}/{image.side.value}.jpg")
+        for image in capture.images
+    )
+    return Capture(subject, session, images)
+
+
+def test_a_copied_folder_is_held_back_before_upload(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1")
+    copy = copy_of(original, "alicia", "2026-01-05")
+    result = plan(discovered(original, copy), ledger)
+    assert result.new == (original,)
+    assert [q.reason for q in result.duplicates] == [QuarantineReason.DUPLICATE_PHOTO] * 3
+    assert {q.uri for q in result.duplicates} == {i.uri for i in copy.images}
+    front = next(q for q in result.duplicates if q.uri.endswith("front.jpg"))
+    assert "/photos/alice/s1/front.jpg" in front.detail
+    assert "--allow-duplicate-photos" in front.fix
+    assert (front.subject_key, front.session_key) == ("alicia", "2026-01-05")
+
+
+def test_a_photo_already_analysed_in_an_earlier_run_is_held_back(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1")
+    record(ledger, original, uploaded=3)
+    copy = copy_of(original, "bob", "s9")
+    result = plan(discovered(copy), ledger)  # the original folder is gone from the source
+    assert (result.new, result.done) == ((), ())
+    assert len(result.duplicates) == 3
+    assert all("subject alice, session s1" in q.detail for q in result.duplicates)
+
+
+def test_one_copied_photo_holds_back_its_whole_session(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1", sides=1)
+    other = fake_capture("bob", "s1")
+    mixed = Capture("bob", "s1", (original.images[0], *other.images[1:]))
+    result = plan(discovered(original, mixed), ledger)
+    assert result.new == (original,)
+    assert [q.uri for q in result.duplicates] == [original.images[0].uri]
+
+
+def test_the_same_photo_as_two_sides_of_one_session_is_a_duplicate(ledger: Ledger) -> None:
+    capture = fake_capture("alice", "s1")
+    front = capture.images[0]
+    twice = Capture("alice", "s1", (front, replace(capture.images[1], sha256=front.sha256)))
+    result = plan(discovered(twice), ledger)
+    assert result.new == ()
+    assert [q.uri for q in result.duplicates] == ["/photos/alice/s1/right.jpg"]
+
+
+def test_duplicates_go_up_when_the_run_allows_them(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1")
+    copy = copy_of(original, "alicia", "s1")
+    result = plan(discovered(original, copy), ledger, allow_duplicates=True)
+    assert result.new == (original, copy)
+    assert result.duplicates == ()
+
+
+def test_a_refused_photo_is_no_duplicate_of_its_retry(ledger: Ledger) -> None:
+    original = fake_capture("alice", "s1", sides=1)
+    record(ledger, original, uploaded=0)
+    ledger.image_creating(original.capture_id, original.images[0])
+    ledger.image_rejected(original.capture_id, Side.FRONT, "400 invalid_image")
+    copy = copy_of(original, "alice", "s2")
+    assert plan(discovered(copy), ledger).new == (copy,)
