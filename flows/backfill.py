@@ -156,6 +156,7 @@ class BackfillSummary:
         return [
             ("images in range", self.images),
             ("images rewritten complete", r.images_complete),
+            ("images rewritten, no face (not analysable)", r.images_no_face),
             ("images pending at the API", r.images_pending),
             ("images not rewritten", r.images_failed),
             ("smoothings refused", len(self.smoothing_failed)),
@@ -306,6 +307,7 @@ async def _read_and_write(
     ) as connection:
         if connection.embedded_emulator:
             logger.info("No Haut.AI credentials: using the embedded emulator (%s)", connection.url)
+        writer.service = await connection.identify()
         smoothing = SmoothingRequest(tuple(options.methods), options.window_days, options.max_size)
         reader = ChunkReader(
             connection.client, expected, smoothing, concurrency=options.concurrency

@@ -153,6 +153,7 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
         ) as service:
             if service.embedded_emulator:
                 get_run_logger().info("No Haut.AI credentials: using the embedded emulator")
+            record = replace(record, service=await service.identify())
 
             async def one(chunk: Sequence[UploadedImage]) -> list[str]:
                 async with in_flight:

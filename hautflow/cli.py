@@ -172,6 +172,7 @@ def quickstart(
     """Walk through the vendor's quick-start guide with hautflow's client."""
     from hautflow.quickstart import run_quickstart
 
+    announce_service(api_url, None)
     asyncio.run(run_quickstart(api_url=api_url, image=image, out=out))
 
 

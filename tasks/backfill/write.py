@@ -36,6 +36,10 @@ class BackfillWriter:
         self._smoothed = LakeRows()
         self._lock = asyncio.Lock()
         self.complete = 0
+        self.no_face = 0
+        """Images the service could not analyse (no face...): rewritten, with their finding."""
+        self.service: str | None = None
+        """Who answered (``runs.service``), once the flow knows."""
         self.pending: list[str] = []
         self.failed: list[tuple[str, str]] = []
         """Images not rewritten, with why."""
@@ -51,7 +55,10 @@ class BackfillWriter:
             if reading.error is not None:
                 self.failed.append((image_id, reading.error))
             elif reading.results.complete:
-                self.complete += 1
+                if reading.results.finding:
+                    self.no_face += 1
+                else:
+                    self.complete += 1
                 to_write.append(reading.results)
                 self.smoothing_failed.extend(
                     (image_id, method.value, why)
@@ -106,7 +113,9 @@ class BackfillWriter:
         return replace(
             record,
             images_complete=self.complete,
+            images_no_face=self.no_face,
             images_pending=len(self.pending),
             images_failed=len(self.failed),
+            service=self.service,
             rows_written=self.writer.rows_written + self.smoothed_rows,
         )

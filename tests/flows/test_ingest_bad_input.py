@@ -34,6 +34,7 @@ pytestmark = pytest.mark.server
 
 HERE = {"unreadable": 1, "bad_manifest_row": 2, "rejected_by_api": 1}
 IN_THE_RERUN_TESTS = {"changed_after_upload"}
+IN_THE_FINDINGS_TESTS = {"duplicate_photo"}  # test_ingest_findings.py
 
 
 class RefusingLocal(LocalFileSystem):
@@ -110,7 +111,7 @@ def test_unreadable_folders_bad_rows_and_refused_photos_are_quarantined(
 
 def test_every_bad_input_kind_is_covered_end_to_end() -> None:
     """A new quarantine reason needs an end-to-end case here, in the sample, or in a rerun."""
-    covered = set(SAMPLE_QUARANTINE) | set(HERE) | IN_THE_RERUN_TESTS
+    covered = set(SAMPLE_QUARANTINE) | set(HERE) | IN_THE_RERUN_TESTS | IN_THE_FINDINGS_TESTS
     assert covered == {reason.value for reason in QuarantineReason}
 
 

@@ -312,3 +312,20 @@ async def test_create_after_a_connect_error_then_ambiguity_is_in_doubt(
             await client.create_subject("ds-1", "alice")
 
     assert raised.value.reconcile_by == {"dataset_id": "ds-1", "name": "alice"}
+
+
+async def test_the_client_knows_whether_an_emulator_answers(
+    fake: FakeHaut, make_client: ClientFactory
+) -> None:
+    """A service that sends no emulator header is named by its host; the emulator (tested over
+    loopback in tests/flows/test_ingest_findings.py) says what it is in every answer."""
+    async with make_client() as client:
+        assert client.answered_by is None  # nothing has answered yet
+        await client.get_dataset("ds-1")
+        assert client.answered_by == "haut.test"
+
+    emulated = {"id": "ds-1", "name": "Dataset one"}
+    fake.on("/datasets/ds-1/", answer(200, json=emulated, headers={"x-haut-emulator": "x"}))
+    async with make_client() as client:
+        await client.get_dataset("ds-1")
+        assert client.answered_by == "emulator"
