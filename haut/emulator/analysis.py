@@ -1,21 +1,24 @@
 """The emulator's analysis engine: what a Face Skin Metrics 2.0 run returns for a photo.
 
-Pure and deterministic in the photo's bytes: :func:`inspect_photo` measures a photo once;
+Pure and deterministic in the photo's pixels: :func:`inspect_photo` measures a photo once;
 :func:`algorithm_outcome` gives each algorithm's ``(is_ok, result)`` shaped exactly like the real
 capture (reference §6.2-6.6); :func:`aux_outcomes` and :func:`render_aux_jpeg` give the per-area
 aux images (§13.9). Values follow what is visible in the photo (see :mod:`.scoring`).
 
-No-face rule: a photo has a face when its upright size is at least 128 px on the short side
-and its skin-coloured pixels (a YCbCr skin box widened towards red so flushed skin counts, warm
-hues only) form one central blob — leaving out skin that runs in from the left or right edge
-(a skin-coloured wall or shirt), the rows at least 45 % as wide as the widest skin row give a
-box 12 %+ of the short side wide, centred within the middle 70 % of the photo, at least 0.7x
-as tall as wide and at least half skin — with skin covering 3-85 % of the photo. Landscapes,
-grey, flat-coloured or tiny photos and skin-coloured walls are no-face; the synthetic
-portraits of :mod:`.faces` are faces, sunburnt or not.
+No-face rule: a photo has a face when its upright size is at least 128 px on its short side
+and OpenCV's Haar cascades (shipped in the opencv-python-headless wheel) find one at least 15 %
+of the short side across: two frontal cascades agreeing, or found on the photo turned by ±22°
+with both eyes visible, or the profile cascade on the photo or its mirror image with strong
+evidence. Landscapes, textures, food, animals, medical images, flat colours and tiny photos are
+no-face; the synthetic portraits of :mod:`.faces` are faces. Groups: the largest face is
+analysed (a weak finding counts only where no face is sure, see
+:func:`~haut.emulator.landmarks.locate_face`) and the quality row warns that there are several.
 
 Error rows: with no face every algorithm but the detector is ``(False, {"error": "No face
-detected"})`` and the detector row is ok with ``face_detected: false`` (§6.6); when the dataset
+detected"})`` and the detector row is ok with ``face_detected: false`` (§6.6); a face whose box
+runs more than 10 % out of the photo gives ``(False, {"error": "Not full face"})`` (the other
+error string real clients check for; when the service says it is our guess) and a detector row
+with the face and ``full_face: false``; when the dataset
 runs without the face detector (id 40) every other algorithm is ``(False, {"error": "Face is not
 detected"})`` (§13.4), and there are no aux images.
 """
@@ -46,6 +49,8 @@ from haut.emulator.quality import face_detector_result, quality_result
 from haut.emulator.scoring import Value, family_values
 
 __all__ = [
+    "NOT_FULL_FACE_ERROR",
+    "NO_FACE_ERROR",
     "AuxOutcome",
     "Photo",
     "Row",
@@ -58,6 +63,7 @@ __all__ = [
 ]
 
 NO_FACE_ERROR = "No face detected"
+NOT_FULL_FACE_ERROR = "Not full face"
 NO_DETECTOR_ERROR = "Face is not detected"
 _QUALITY = "selfie_v2.quality"
 # Aux image types: (tech name, name, type id); the ids are our guess.
@@ -122,6 +128,8 @@ def algorithm_outcome(
         return False, {"error": NO_DETECTOR_ERROR}
     if not photo.face_found:
         return False, {"error": NO_FACE_ERROR}
+    if not photo.full_face:
+        return False, {"error": NOT_FULL_FACE_ERROR}
     if spec.family_tech_name == _QUALITY:
         return True, quality_result(photo, side)
     layout = LAYOUTS[spec.family_tech_name]
@@ -181,12 +189,12 @@ def aux_outcomes(
     face_detector_enabled: bool,
     rows: Collection[Row] | None = None,
 ) -> list[AuxOutcome]:
-    """Aux images of a photo: five area crops plus the face-aligned image ([] when no face).
+    """Aux images of a photo: five area crops plus the face-aligned image ([] when no full face).
 
     ``rows``: the image's result rows when the caller has them (the emulator has just computed
     them); otherwise they are computed here, masks and all, which doubles the work.
     """
-    if not photo.face_found or not face_detector_enabled:
+    if not photo.face_found or not photo.full_face or not face_detector_enabled:
         return []
     if rows is None:
         rows = [

@@ -1,7 +1,8 @@
-"""Colour arithmetic on numpy images: CIELAB, a YCbCr skin test and local means."""
+"""Colour arithmetic on numpy images: CIELAB and local means."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # sRGB (D65) to XYZ, and the D65 white point.
@@ -34,47 +35,9 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     return np.stack((lightness, red_green, yellow_blue), axis=-1).astype(np.float32)
 
 
-# Highest Cr (red-difference chroma) still counted as skin. The classic box stops at 173-185,
-# which loses a flushed, sunburnt or rosacea face (Cr 190-220) exactly when redness matters;
-# only near-pure reds (Cr above this) are left out.
-SKIN_CR_MAX = 225
-
-
-def skin_mask(rgb: np.ndarray) -> np.ndarray:
-    """Skin-coloured pixels: a YCbCr skin box widened towards red, lit enough, and warm.
-
-    Any skin tone, and flushed skin too (see ``SKIN_CR_MAX``). "Warm" means red is the largest
-    channel and the hue is at most 10 degrees on the magenta side of red: skin lies between red
-    and yellow, so pinkish greys (a grey wall or shirt under warm light) are not skin, while a
-    red tint, which scales green and blue alike, keeps skin skin.
-    """
-    rgb = np.asarray(rgb, dtype=np.float32)
-    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    luma = 0.299 * red + 0.587 * green + 0.114 * blue
-    chroma_blue = 128 - 0.168736 * red - 0.331264 * green + 0.5 * blue
-    chroma_red = 128 + 0.5 * red - 0.418688 * green - 0.081312 * blue
-    spread = red - np.minimum(green, blue)
-    return (
-        (luma >= 40)
-        & (chroma_red >= 133)
-        & (chroma_red <= SKIN_CR_MAX)
-        & (chroma_blue >= 77)
-        & (chroma_blue <= 130)
-        & (red >= green)
-        & (6 * (green - blue) >= -spread)
-    )
-
-
 def box_mean(values: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over the (2r+1)^2 window around each pixel (edges repeated), via an integral image."""
+    """Mean over the (2r+1)^2 window around each pixel (edges repeated)."""
     size = 2 * radius + 1
-    padded = np.pad(values.astype(np.float64), radius, mode="edge")
-    integral = np.zeros((padded.shape[0] + 1, padded.shape[1] + 1))
-    integral[1:, 1:] = padded.cumsum(axis=0).cumsum(axis=1)
-    total = (
-        integral[size:, size:]
-        - integral[:-size, size:]
-        - integral[size:, :-size]
-        + integral[:-size, :-size]
+    return cv2.blur(
+        np.asarray(values, dtype=np.float32), (size, size), borderType=cv2.BORDER_REPLICATE
     )
-    return (total / (size * size)).astype(np.float32)

@@ -15,6 +15,9 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from haut.emulator.geometry import AREA_FRACTIONS
+from haut.emulator.landmarks import EYE_LINE, EYE_SPAN, FACE_ASPECT
+
 RGB = tuple[int, int, int]
 
 _DARK_SKIN: RGB = (100, 64, 48)
@@ -42,6 +45,11 @@ def skin_colour(tone: float, redness: float) -> RGB:
     tone = min(max(tone, 0.0), 1.0)
     base = tuple(round(d + (lt - d) * tone) for d, lt in zip(_DARK_SKIN, _LIGHT_SKIN, strict=True))
     return _mix((base[0], base[1], base[2]), _REDNESS_SHIFT, min(max(redness, 0.0), 1.0))
+
+
+def _blend(colour: RGB, other: RGB, share: float) -> RGB:
+    r, g, b = (round(c + (o - c) * share) for c, o in zip(colour, other, strict=True))
+    return r, g, b
 
 
 def _scaled(colour: RGB, factor: float) -> RGB:
@@ -103,9 +111,37 @@ class _Portrait:
             _ellipse(self.cx, self.cy - 0.12 * self.ay, 1.12 * self.ax, self.ay), fill=hair
         )
         draw.ellipse(_ellipse(self.cx, self.cy, self.ax, self.ay), fill=skin)
-        self._draw_fringe(draw, hair)
 
-    def _draw_fringe(self, draw: ImageDraw.ImageDraw, hair: RGB) -> None:
+    def shade(self, canvas: Image.Image) -> Image.Image:
+        """Light the face as a real one is lit: rounded, with eye sockets and the nose's shadow.
+
+        A face detector knows a face by such shading (dark eye band over lighter cheeks, a
+        light nose bridge between darker sockets, darker sides); a flat-coloured oval is not a
+        face to it. The shading is smooth, so it makes no spots.
+        """
+        pixels = np.asarray(canvas, dtype=np.float32)
+        height, width = pixels.shape[:2]
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        across = (xs - self.cx) / self.ax
+        down = (ys - self.cy) / self.ay
+        inside = across**2 + down**2 <= 1.0
+        factor = 0.74 + 0.26 * np.sqrt(np.clip(1 - across**2, 0, 1))  # rounded cheeks and sides
+        for sign in (-1, 1):
+            ex, ey = self.at(sign * 0.40, -0.30)
+            socket = ((xs - ex) / (0.30 * self.ax)) ** 2 + ((ys - ey) / (0.17 * self.ay)) ** 2
+            factor *= 1 - 0.30 * np.exp(-socket)
+        nx, ny = self.at(0.0, -0.05)
+        bridge = ((xs - nx) / (0.09 * self.ax)) ** 2 + ((ys - ny) / (0.30 * self.ay)) ** 2
+        factor *= 1 + 0.06 * np.exp(-bridge)
+        sx, sy = self.at(0.0, 0.16)
+        under_nose = ((xs - sx) / (0.20 * self.ax)) ** 2 + ((ys - sy) / (0.05 * self.ay)) ** 2
+        factor *= 1 - 0.18 * np.exp(-under_nose)
+        jaw = np.clip((down - 0.75) / 0.25, 0, 1)  # the jaw turns away from the light
+        factor *= 1 - 0.15 * jaw
+        shaded = np.where(inside[..., None], pixels * factor[..., None], pixels)
+        return Image.fromarray(np.clip(shaded, 0, 255).astype(np.uint8), "RGB")
+
+    def draw_fringe(self, draw: ImageDraw.ImageDraw, hair: RGB) -> None:
         """Hair over the top of the face, down to the hairline."""
         ax, ay, cy = 1.12 * self.ax, self.ay, self.cy - 0.12 * self.ay
         top = []
@@ -117,39 +153,57 @@ class _Portrait:
         draw.polygon(top, fill=hair)
 
     def draw_features(self, draw: ImageDraw.ImageDraw, skin: RGB, hair: RGB, iris: RGB) -> None:
-        brow_width = max(2, round(0.05 * self.ax))
+        brow_width = max(2, round(0.07 * self.ay))
+        lash = _scaled(hair, 0.6)
         for sign in (-1, 1):
-            x0, y0 = self.at(sign * 0.62, -0.42)
-            x1, y1 = self.at(sign * 0.18, -0.45)
+            x0, y0 = self.at(sign * 0.64, -0.43)
+            x1, y1 = self.at(sign * 0.16, -0.46)
             draw.line((x0, y0, x1, y1), fill=hair, width=brow_width)
             ex, ey = self.at(sign * 0.40, -0.26)
-            draw.ellipse(_ellipse(ex, ey, 0.17 * self.ax, 0.06 * self.ay), fill=(235, 235, 232))
-            draw.ellipse(_ellipse(ex, ey, 0.065 * self.ax, 0.055 * self.ay), fill=iris)
-            draw.ellipse(_ellipse(ex, ey, 0.03 * self.ax, 0.025 * self.ay), fill=(10, 10, 10))
-            nx, ny = self.at(sign * 0.09, 0.15)
+            # The white of the eye in the eye's shade: bright sclera would outshine the dark
+            # eye band a face is known by.
+            sclera = _blend(skin, (210, 208, 202), 0.55)
+            draw.ellipse(_ellipse(ex, ey, 0.16 * self.ax, 0.05 * self.ay), fill=sclera)
+            draw.ellipse(_ellipse(ex, ey, 0.08 * self.ax, 0.05 * self.ay), fill=_scaled(iris, 0.8))
+            draw.ellipse(_ellipse(ex, ey, 0.035 * self.ax, 0.028 * self.ay), fill=(10, 10, 10))
+            # The upper lid and its lashes: the dark line that makes an eye an eye.
+            lid = [
+                (ex + 0.17 * self.ax * math.cos(t), ey - 0.055 * self.ay * math.sin(t))
+                for t in (math.pi * k / 12 for k in range(13))
+            ]
+            draw.line(lid, fill=lash, width=max(2, round(0.025 * self.ay)))
+            nx, ny = self.at(sign * 0.09, 0.11)
             draw.ellipse(
-                _ellipse(nx, ny, 0.05 * self.ax, 0.025 * self.ay), fill=_scaled(skin, 0.95)
+                _ellipse(nx, ny, 0.05 * self.ax, 0.025 * self.ay), fill=_scaled(skin, 0.55)
             )
-        mx, my = self.at(0.0, 0.45)
+        mx, my = self.at(0.0, 0.36)
         lips = _mix(_scaled(skin, 0.8), (50, -20, -5), 1.0)
         draw.ellipse(_ellipse(mx, my, 0.30 * self.ax, 0.07 * self.ay), fill=lips)
         draw.line(
-            (mx - 0.28 * self.ax, my, mx + 0.28 * self.ax, my), fill=_scaled(lips, 0.6), width=2
+            (mx - 0.28 * self.ax, my, mx + 0.28 * self.ax, my),
+            fill=_scaled(lips, 0.45),
+            width=max(2, round(0.015 * self.ay)),
         )
 
     def blemish_spots(self, rng: random.Random, count: int) -> list[tuple[float, float, bool]]:
-        """Spot centres on forehead, cheeks and chin; every other one red (acne-like)."""
-        places = (
-            (-0.3, -0.66, 0.3, -0.58),
-            (-0.75, -0.05, -0.35, 0.25),
-            (0.35, -0.05, 0.75, 0.25),
-            (-0.2, 0.72, 0.2, 0.85),
-        )
+        """Spot centres on forehead, cheeks and chin; every other one red (acne-like).
+
+        Placed inside the analysis' face areas as its template puts them on these eyes
+        (:mod:`haut.emulator.landmarks`), a little in from their edges.
+        """
+        (left_x, eye_y), (right_x, _) = self.at(-0.40, -0.26), self.at(0.40, -0.26)
+        width = (right_x - left_x) / EYE_SPAN
+        height = width * FACE_ASPECT
+        left, top = (left_x + right_x) / 2 - width / 2, eye_y - EYE_LINE * height
+        places = [
+            AREA_FRACTIONS[area] for area in ("forehead", "right_cheek", "left_cheek", "chin")
+        ]
         spots = []
         for index in range(count):
             u0, v0, u1, v1 = places[index % len(places)]
-            x, y = self.at(rng.uniform(u0, u1), rng.uniform(v0, v1))
-            spots.append((x, y, index % 2 == 0))
+            inset_u, inset_v = 0.2 * (u1 - u0), 0.2 * (v1 - v0)
+            u, v = rng.uniform(u0 + inset_u, u1 - inset_u), rng.uniform(v0 + inset_v, v1 - inset_v)
+            spots.append((left + u * width, top + v * height, index % 2 == 0))
         return spots
 
 
@@ -173,13 +227,21 @@ def render_face(
     hair, shirt, iris = rng.choice(_HAIR), rng.choice(_SHIRTS), rng.choice(_IRIS)
     skin = skin_colour(tone, redness)
     canvas = _gradient(size, *background)
-    draw = ImageDraw.Draw(canvas)
     portrait = _Portrait(size, rng, side)
-    portrait.draw_head(draw, skin, hair, shirt)
+    portrait.draw_head(ImageDraw.Draw(canvas), skin, hair, shirt)
+    canvas = portrait.shade(canvas)
+    draw = ImageDraw.Draw(canvas)
+    portrait.draw_fringe(draw, hair)
     portrait.draw_features(draw, skin, hair, iris)
     radius = max(2.0, size[0] * 0.011)
+    # On dark skin a blemish shows less: drawn as dark as on light skin it would outdo the
+    # eyes and brows (as a real one never does), and no face detector would see a face.
+    softer = max(0.0, 0.4 - tone) / 0.4
     for x, y, red in portrait.blemish_spots(rng, blemishes):
-        colour = _mix(skin, (25, -60, -45), 1.0) if red else _scaled(skin, 0.62)
+        if red:
+            colour = _mix(skin, (25, -60, -45), 1.0 - 0.4 * softer)
+        else:
+            colour = _scaled(skin, 0.62 + 0.16 * softer)
         draw.ellipse(_ellipse(x, y, radius, radius), fill=colour)
     return _finish(canvas, seed, image_format)
 

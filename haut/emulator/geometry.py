@@ -1,7 +1,9 @@
 """Where the parts of a detected face lie: area boxes, landmarks and the face-aligned square.
 
-Everything is placed relative to the detected face box (hairline to chin, cheek to cheek) with
-fixed proportions of a frontal face; the real service uses a landmark model, we use a template.
+Everything is placed in face fractions (u across, v down) of the face box (hairline to chin,
+cheek to cheek) with fixed proportions of a frontal face, the box turned with the face's roll
+about its centre; the real service uses a landmark model, we use a template placed on the eyes
+(or on the detector's box where the eyes were not found, see :mod:`.landmarks`).
 "left" is the subject's left, which is the image's right, as in the real capture.
 """
 
@@ -75,40 +77,68 @@ LANDMARK_TEMPLATE: tuple[tuple[float, float], ...] = (
 
 @dataclass(frozen=True)
 class FaceGeometry:
-    """The detected face box in original-image pixels and the places derived from it."""
+    """The face box in original-image pixels, its roll, and the places derived from them.
+
+    ``box`` is the face box as if the face were upright; ``roll`` (degrees, clockwise as seen)
+    turns it about its centre to lie on the face in the photo.
+    """
 
     box: Box
     image_size: tuple[int, int]
+    roll: float = 0.0
+
+    def exact_point(self, u: float, v: float) -> tuple[float, float]:
+        """The original-image position of face-box fractions (u, v), not rounded or clipped."""
+        left, top, right, bottom = self.box
+        du, dv = (u - 0.5) * (right - left), (v - 0.5) * (bottom - top)
+        cos, sin = self._turn
+        return (left + right) / 2 + cos * du - sin * dv, (top + bottom) / 2 + sin * du + cos * dv
+
+    @cached_property
+    def _turn(self) -> tuple[float, float]:
+        angle = math.radians(self.roll)
+        return math.cos(angle), math.sin(angle)
 
     def point(self, u: float, v: float) -> tuple[int, int]:
         """The original-image pixel at face-box fractions (u, v), kept inside the image."""
-        left, top, right, bottom = self.box
+        x, y = self.exact_point(u, v)
         width, height = self.image_size
-        x = round(left + u * (right - left))
-        y = round(top + v * (bottom - top))
-        return min(max(x, 0), width - 1), min(max(y, 0), height - 1)
+        return min(max(round(x), 0), width - 1), min(max(round(y), 0), height - 1)
 
     def restored_point(self, u: float, v: float) -> tuple[int, int]:
         """The pixel of the face-aligned 2380x2380 image at face-box fractions (u, v).
 
         The face-aligned image is :meth:`restored_square` scaled to 2380 px.
         """
-        left, top, right, bottom = self.box
+        x, y = self.exact_point(u, v)
         sq_left, sq_top, sq_right, sq_bottom = self.restored_square()
-        x = (left + u * (right - left) - sq_left) * RESTORED_SIZE / (sq_right - sq_left)
-        y = (top + v * (bottom - top) - sq_top) * RESTORED_SIZE / (sq_bottom - sq_top)
+        x = (x - sq_left) * RESTORED_SIZE / (sq_right - sq_left)
+        y = (y - sq_top) * RESTORED_SIZE / (sq_bottom - sq_top)
         return (
             min(max(round(x), 0), RESTORED_SIZE - 1),
             min(max(round(y), 0), RESTORED_SIZE - 1),
         )
 
     def area_box(self, area: str) -> Box:
-        """An area's box in original pixels (non-empty, inside the image)."""
+        """An area's box in original pixels: around the turned area, non-empty, in the image."""
         u0, v0, u1, v1 = AREA_FRACTIONS[area]
-        x0, y0 = self.point(u0, v0)
-        x1, y1 = self.point(u1, v1)
+        corners = [self.exact_point(u, v) for u in (u0, u1) for v in (v0, v1)]
         width, height = self.image_size
-        return x0, y0, min(max(x1, x0 + 1), width), min(max(y1, y0 + 1), height)
+        x0 = min(max(round(min(x for x, _ in corners)), 0), width - 1)
+        y0 = min(max(round(min(y for _, y in corners)), 0), height - 1)
+        x1 = min(max(round(max(x for x, _ in corners)), x0 + 1), width)
+        y1 = min(max(round(max(y for _, y in corners)), y0 + 1), height)
+        return x0, y0, x1, y1
+
+    def inside_share(self) -> float:
+        """How much of the (turned) face box lies inside the photo, 0..1 (sampled on a grid)."""
+        width, height = self.image_size
+        steps = [i / 10 for i in range(11)]
+        inside = sum(
+            0 <= x < width and 0 <= y < height
+            for x, y in (self.exact_point(u, v) for u in steps for v in steps)
+        )
+        return inside / len(steps) ** 2
 
     def restored_square(self) -> Box:
         """The original-image square that the face-aligned image shows (clipped to the image)."""
@@ -126,6 +156,9 @@ class FaceGeometry:
         return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
 
     def to_fractions(self, x: float, y: float) -> tuple[float, float]:
-        """Face-box fractions of an original-image pixel (inverse of :meth:`point`)."""
+        """Face-box fractions of an original-image pixel (inverse of :meth:`exact_point`)."""
         left, top, right, bottom = self.box
-        return (x - left) / max(right - left, 1), (y - top) / max(bottom - top, 1)
+        cos, sin = self._turn
+        dx, dy = x - (left + right) / 2, y - (top + bottom) / 2
+        du, dv = cos * dx + sin * dy, -sin * dx + cos * dy
+        return 0.5 + du / max(right - left, 1), 0.5 + dv / max(bottom - top, 1)

@@ -4,7 +4,8 @@ Shapes are drawn in face-box fractions (u across, v down) and then mapped either
 original photo (view box "0 0 W H") or onto the face-aligned 2380x2380 image, so the original
 and restored masks show the same shapes. Spots found in the photo become the acne and
 pigmentation polygons; the other shapes are templates placed where the real masks lie (under the
-eyes, at the eye corners, along the nasolabial folds...) with a per-photo random wobble.
+eyes, at the eye corners, along the nasolabial folds...) with a wobble seeded by the face's
+perceptual hash (so a different face gets different shapes, and a re-saved photo mostly the same).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _HEAT_PLACES = ("left_cheek", "right_cheek", "nose", "forehead", "chin")
 
 
 def _rng(photo: Photo, key: str) -> random.Random:
-    digest = hashlib.blake2b(f"{photo.sha256}:mask:{key}".encode(), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{photo.face_hash}:mask:{key}".encode(), digest_size=8).digest()
     return random.Random(int.from_bytes(digest, "big"))
 
 

@@ -1,33 +1,46 @@
-"""Reading an uploaded photo once: decoding, colour statistics and the no-face rule.
+"""Reading an uploaded photo once: decoding, finding the face, and measuring its skin.
 
-The photo is decoded at reduced size (JPEG draft mode, then a box downscale to at most
-``ANALYSIS_SIDE`` pixels), turned upright by its EXIF orientation, and measured on that copy.
-Pixel sizes and every coordinate the emulator reports are in the upright original image.
+The photo is decoded at reduced size (JPEG draft mode: at least ``ANALYSIS_SIDE`` pixels on
+each side) and turned upright by its EXIF orientation. The face is looked for on that copy by
+OpenCV's Haar cascades (:mod:`.detection`, :mod:`.landmarks`), and its skin measured on the face
+turned upright at a fixed size (:mod:`.skin`), so no statistic depends on the photo's
+resolution or file bytes. Pixel sizes and every coordinate the emulator reports are in the
+upright original image.
 
-No-face rule (documented in :mod:`haut.emulator.analysis` too): a face is found when the
-upright photo is at least ``MIN_PHOTO_SIDE`` pixels on its short side and its skin-coloured
-pixels (:func:`~haut.emulator.colour.skin_mask`) form one central blob: leaving out skin that
-runs in from the left or right edge, the rows at least 45 % as wide as the widest skin row (a
-9-row average) make a box that is 12 %+ of the short side wide, centred in the middle 70 % of
-the photo, taller than 0.7x its width and at least half filled with skin; and the skin is
-between 3 % and 85 % of the photo.
+No-face rule (documented in :mod:`haut.emulator.analysis` too): a photo has a face when its
+upright size is at least ``MIN_PHOTO_SIDE`` pixels on its short side and the cascades find one
+(see :func:`~haut.emulator.landmarks.locate_face` for the rules, the group rule included). A face
+whose box runs more than ``MAX_FACE_OUTSIDE`` out of the photo is found but "not full".
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import math
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from haut.emulator.colour import box_mean, rgb_to_lab, skin_mask
+from haut.emulator.colour import rgb_to_lab
 from haut.emulator.geometry import AREA_FRACTIONS, SPOT_AREAS, FaceGeometry
-from haut.emulator.spots import Spot, find_spots
+from haut.emulator.landmarks import locate_face
+from haut.emulator.skin import (
+    FACE_HEIGHT,
+    FACE_WIDTH,
+    AreaStats,
+    aligned_face,
+    area_slices,
+    face_skin,
+)
+from haut.emulator.spots import Placer, Spot, find_spots
 
-ANALYSIS_SIDE = 256
+ANALYSIS_SIDE = 320
 MIN_PHOTO_SIDE = 128
+MAX_FACE_OUTSIDE = 0.1  # share of the face box outside the photo before it is "not full"
+_OVERVIEW_SIDE = 128  # the copy whole-photo brightness and colour cast are measured on
 _READABLE_FORMATS = ("JPEG", "PNG")
 EXIF_ORIENTATION = 0x0112
 _TRANSPOSE_BY_ORIENTATION = {
@@ -46,30 +59,24 @@ class UnreadableImage(ValueError):
 
 
 @dataclass(frozen=True)
-class AreaStats:
-    """Colour and texture of the skin inside one face area."""
-
-    lightness: float  # CIELAB L* mean
-    red_green: float  # CIELAB a* mean
-    yellow_blue: float  # CIELAB b* mean
-    lightness_std: float
-    texture: float  # mean absolute fine detail of L*
-    skin_share: float  # share of the area's pixels that are skin-coloured
-
-
-@dataclass(frozen=True)
 class Photo:
     """What the analysis knows about one uploaded photo, computed once by :func:`inspect_photo`."""
 
-    sha256: str
+    sha256: str  # identifies the upload (caches, statistics); no value is drawn from it
     width: int
     height: int
     image_format: str
     face_found: bool
-    face_box: tuple[int, int, int, int] | None = None
+    face_box: tuple[int, int, int, int] | None = None  # as if upright; see ``roll``
+    roll: float = 0.0  # degrees, clockwise as seen
+    full_face: bool = True  # False: the face box runs out of the photo
     detection_confidence: float = 0.0
-    brightness: float = 0.0  # L* mean of the whole photo
-    sharpness: float = 0.0  # variance of the Laplacian of L* on the analysis copy
+    eyes_found: bool = False  # the template sits on found eyes (else on the detector's box)
+    view: str = "frontal"  # which cascade found the face: "frontal" or "profile"
+    faces: int = 0  # faces found in the photo; the largest is analysed
+    face_hash: int = 0  # perceptual hash of the aligned face: seeds the masks' template wobble
+    brightness: float = 0.0  # L* mean of the face (of the whole photo without a face)
+    sharpness: float = 0.0  # variance of the Laplacian of L* on the aligned face
     colour_cast: float = 0.0  # chroma of the photo's mean colour
     areas: tuple[tuple[str, AreaStats], ...] = ()
     spots: tuple[Spot, ...] = ()
@@ -78,7 +85,7 @@ class Photo:
     def geometry(self) -> FaceGeometry:
         """Face geometry in original pixels; only meaningful when ``face_found``."""
         box = self.face_box or (0, 0, self.width, self.height)
-        return FaceGeometry(box, (self.width, self.height))
+        return FaceGeometry(box, (self.width, self.height), self.roll)
 
     @property
     def face_width(self) -> int:
@@ -107,8 +114,14 @@ def turn_upright(image: Image.Image, orientation: int) -> Image.Image:
     return image if transpose is None else image.transpose(transpose)
 
 
-def _open_upright(data: bytes) -> tuple[Image.Image, str, tuple[int, int]]:
-    """Decode at reduced size; returns the RGB copy, its format and the upright full size."""
+def _open_upright(
+    data: bytes, least_scale: float | None = None
+) -> tuple[Image.Image, str, tuple[int, int]]:
+    """Decode at reduced size; returns the upright RGB copy, its format and the full size.
+
+    By default the copy is at least ``ANALYSIS_SIDE`` on each side (at most twice that); with
+    ``least_scale`` it is at least that fraction of the original's size instead.
+    """
     try:
         image = Image.open(io.BytesIO(data))
         image_format = image.format or ""
@@ -116,10 +129,17 @@ def _open_upright(data: bytes) -> tuple[Image.Image, str, tuple[int, int]]:
             raise UnreadableImage(f"not a JPEG or PNG image (found {image_format or 'unknown'})")
         orientation = image.getexif().get(EXIF_ORIENTATION, 1)
         full_size = image.size
+        if least_scale is None:
+            wanted = (ANALYSIS_SIDE, ANALYSIS_SIDE)
+        else:
+            wanted = (math.ceil(full_size[0] * least_scale), math.ceil(full_size[1] * least_scale))
         if image_format == "JPEG":
-            image.draft("RGB", (ANALYSIS_SIDE, ANALYSIS_SIDE))
+            image.draft("RGB", wanted)
         small = image.convert("RGB")
-        small.thumbnail((ANALYSIS_SIDE, ANALYSIS_SIDE), Image.Resampling.BOX)
+        if least_scale is None:
+            # PNGs (and JPEGs draft mode could not shrink enough) are shrunk to at most twice
+            # the analysis side: enough for the face search and the aligned face, and cheap.
+            small.thumbnail((2 * ANALYSIS_SIDE, 2 * ANALYSIS_SIDE), Image.Resampling.BOX)
     except UnreadableImage:
         raise
     except (
@@ -135,88 +155,50 @@ def _open_upright(data: bytes) -> tuple[Image.Image, str, tuple[int, int]]:
     return turn_upright(small, orientation), image_format, full_size
 
 
-def _face_rows_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The face blob's box on the analysis copy: rows nearly as wide as the widest skin row."""
-    row_counts = mask.sum(axis=1)
-    # The widest row over a 9-row average, so a thin line of scattered skin-coloured pixels
-    # (where a background just reaches the skin colour) cannot pose as the face's widest row.
-    averaged = np.convolve(row_counts, np.ones(9) / 9, mode="same")
-    peak = int(np.argmax(averaged))
-    widest = float(averaged[peak])
-    if widest == 0:
-        return None
-    rows = np.flatnonzero(row_counts >= 0.45 * widest)
-    if not rows.size:
-        return None
-    # Keep the contiguous run of wide rows around the widest one (none: no blob).
-    breaks = np.flatnonzero(np.diff(rows) > 2)
-    starts = np.concatenate(([rows[0]], rows[breaks + 1]))
-    ends = np.concatenate((rows[breaks], [rows[-1]]))
-    run = next((i for i in range(len(starts)) if starts[i] <= peak <= ends[i]), None)
-    if run is None:
-        return None
-    top, bottom = int(starts[run]), int(ends[run]) + 1
-    # Percentiles rather than extremes, so stray skin-coloured pixels do not widen the face.
-    left, right = np.percentile(np.nonzero(mask[top:bottom])[1], [2, 98])
-    return int(left), top, int(right) + 1, bottom
+def _overview(pixels: np.ndarray) -> tuple[float, float]:
+    """Whole-photo L* mean and the chroma of its mean colour, on a small copy."""
+    scale = min(1.0, _OVERVIEW_SIDE / max(pixels.shape[:2]))
+    small = cv2.resize(pixels, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    lab = rgb_to_lab(small)
+    mean_a, mean_b = float(lab[..., 1].mean()), float(lab[..., 2].mean())
+    return float(lab[..., 0].mean()), float(np.hypot(mean_a, mean_b))
 
 
-def _off_the_sides(mask: np.ndarray) -> np.ndarray:
-    """The skin mask without the row runs that reach the photo's left or right edge.
+def _spot_placer(geometry: FaceGeometry) -> Placer:
+    """Aligned-face pixels to original-image pixels."""
+    left, _, right, _ = geometry.box
+    original_per_face_pixel = (right - left) / FACE_WIDTH
 
-    A centred face never touches the side edges, but a skin-coloured wall, shirt or tinted
-    background does, and its full-width rows would otherwise be the "widest skin row". Only
-    skin in a 5x5 majority of skin is kept, so scattered pixels where such a background just
-    reaches the skin colour neither count nor break its runs.
+    def place(column: float, row: float, radius: float) -> tuple[int, int, int]:
+        x, y = geometry.point(column / FACE_WIDTH, row / FACE_HEIGHT)
+        return x, y, max(1, round(radius * original_per_face_pixel))
+
+    return place
+
+
+def _sharp_enough(
+    data: bytes, pixels: np.ndarray, scale: float, geometry: FaceGeometry
+) -> tuple[np.ndarray, float]:
+    """A copy where the face is at least ``FACE_WIDTH`` across, decoding again if need be.
+
+    Draft mode reads a 12 MP JPEG at 1/8 of its size: plenty for a selfie's face, but a face
+    a fifth of the photo wide would be read at ~75 px, below the photo's own sharpness.
     """
-    solid = box_mean(mask, 2) >= 0.5
-    from_left = np.logical_and.accumulate(solid, axis=1)
-    from_right = np.logical_and.accumulate(solid[:, ::-1], axis=1)[:, ::-1]
-    return mask & solid & ~from_left & ~from_right
+    left, _, right, _ = geometry.box
+    face_width = (right - left) * scale
+    if face_width >= FACE_WIDTH or scale >= 1.0:
+        return pixels, scale
+    least = min(1.0, scale * FACE_WIDTH / max(face_width, 1.0))
+    larger, _, (width, _) = _open_upright(data, least)
+    return np.asarray(larger), larger.width / width
 
 
-def _face_blob(mask: np.ndarray) -> tuple[tuple[int, int, int, int], float] | None:
-    """Apply the no-face rule to the skin mask: the blob's box and a confidence, or None."""
-    height, width = mask.shape
-    share = float(mask.mean())
-    mask = _off_the_sides(mask)
-    box = _face_rows_box(mask) if 0.03 <= share <= 0.85 else None
-    if box is None:
-        return None
-    left, top, right, bottom = box
-    box_w, box_h = right - left, bottom - top
-    centre_x, centre_y = (left + right) / 2 / width, (top + bottom) / 2 / height
-    fill = float(mask[top:bottom, left:right].mean()) if box_w > 0 and box_h > 0 else 0.0
-    if (
-        box_w < 0.12 * min(width, height)
-        or not (0.15 <= centre_x <= 0.85 and 0.15 <= centre_y <= 0.85)
-        or box_h < 0.7 * box_w
-        or fill < 0.5
-    ):
-        return None
-    confidence = min(0.999, 0.6 + 0.4 * fill)
-    return box, confidence
-
-
-def _area_stats(lab: np.ndarray, detail: np.ndarray, mask: np.ndarray) -> AreaStats:
-    skin = mask if mask.sum() >= 4 else np.ones_like(mask)
-    values = lab[skin]
-    return AreaStats(
-        lightness=float(values[:, 0].mean()),
-        red_green=float(values[:, 1].mean()),
-        yellow_blue=float(values[:, 2].mean()),
-        lightness_std=float(values[:, 0].std()),
-        texture=float(np.abs(detail[skin]).mean()),
-        skin_share=float(mask.mean()),
-    )
-
-
-def _small_box(geometry: FaceGeometry, area: str, scale: float) -> tuple[slice, slice]:
-    left, top, right, bottom = geometry.area_box(area)
-    return (
-        slice(int(top * scale), max(int(top * scale) + 1, int(bottom * scale))),
-        slice(int(left * scale), max(int(left * scale) + 1, int(right * scale))),
-    )
+def perceptual_hash(face_rgb: np.ndarray) -> int:
+    """A 64-bit difference hash of a face: the same for the face re-saved or resized, mostly."""
+    grey = cv2.cvtColor(face_rgb, cv2.COLOR_RGB2GRAY)
+    tiny = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (tiny[:, 1:] > tiny[:, :-1]).flatten()
+    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
 
 
 def inspect_photo(data: bytes) -> Photo:
@@ -224,47 +206,41 @@ def inspect_photo(data: bytes) -> Photo:
     sha256 = hashlib.sha256(data).hexdigest()
     small, image_format, (width, height) = _open_upright(data)
     pixels = np.asarray(small)
-    rgb = pixels.astype(np.float32)
-    lab = rgb_to_lab(pixels)
-    lightness = lab[:, :, 0]
-    detail = lightness - box_mean(lightness, 1)
-    laplacian = 4 * lightness[1:-1, 1:-1] - (
-        lightness[:-2, 1:-1] + lightness[2:, 1:-1] + lightness[1:-1, :-2] + lightness[1:-1, 2:]
-    )
-    mean_a, mean_b = float(lab[:, :, 1].mean()), float(lab[:, :, 2].mean())
+    brightness, colour_cast = _overview(pixels)
     photo = Photo(
         sha256=sha256,
         width=width,
         height=height,
         image_format=image_format,
         face_found=False,
-        brightness=float(lightness.mean()),
-        sharpness=float(laplacian.var()) if laplacian.size else 0.0,
-        colour_cast=float(np.hypot(mean_a, mean_b)),
+        brightness=brightness,
+        colour_cast=colour_cast,
     )
-    mask = skin_mask(rgb)
-    blob = _face_blob(mask) if min(width, height) >= MIN_PHOTO_SIDE else None
-    if blob is None:
+    if min(width, height) < MIN_PHOTO_SIDE:
         return photo
-    (left, top, right, bottom), confidence = blob
     scale = small.width / width
-    face_box = (
-        int(left / scale),
-        int(top / scale),
-        min(width, int(right / scale)),
-        min(height, int(bottom / scale)),
-    )
-    geometry = FaceGeometry(face_box, (width, height))
-    areas = []
-    for area in AREA_FRACTIONS:
-        rows, cols = _small_box(geometry, area, scale)
-        areas.append((area, _area_stats(lab[rows, cols], detail[rows, cols], mask[rows, cols])))
-    boxes = {area: _small_box(geometry, area, scale) for area in SPOT_AREAS}
+    located = locate_face(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY), scale)
+    if located is None:
+        return photo
+    geometry = located.geometry
+    pixels, scale = _sharp_enough(data, pixels, scale, geometry)
+    face = aligned_face(pixels, geometry, scale)
+    skin = face_skin(face)
+    areas = tuple((area, skin.stats(area)) for area in AREA_FRACTIONS)
+    boxes = {area: area_slices(area) for area in SPOT_AREAS}
     return replace(
         photo,
         face_found=True,
-        face_box=face_box,
-        detection_confidence=confidence,
-        areas=tuple(areas),
-        spots=find_spots(lab, boxes, scale),
+        face_box=geometry.box,
+        roll=geometry.roll,
+        full_face=geometry.inside_share() >= 1 - MAX_FACE_OUTSIDE,
+        detection_confidence=located.confidence,
+        eyes_found=located.eyes_found,
+        view=located.view,
+        faces=located.faces,
+        face_hash=perceptual_hash(face),
+        brightness=dict(areas)["face"].lightness,
+        sharpness=skin.sharpness,
+        areas=areas,
+        spots=find_spots(skin.spots, boxes, _spot_placer(geometry)),
     )

@@ -23,7 +23,6 @@ from haut.emulator.analysis import (
     render_aux_jpeg,
 )
 from haut.emulator.catalog import ALGORITHMS, FACE_DETECTOR_ID, algorithm
-from haut.emulator.colour import skin_mask
 from haut.emulator.faces import render_face, render_no_face
 
 METRIC_ALGORITHMS = [spec for spec in ALGORITHMS if spec.id != FACE_DETECTOR_ID]
@@ -277,17 +276,6 @@ def test_flat_colours_are_not_faces(colour: tuple[int, int, int]) -> None:
 @pytest.mark.parametrize("seed", range(3))
 def test_reddened_landscapes_are_not_faces(seed: int) -> None:
     assert not inspect_photo(flushed(render_no_face(seed), 1.25)).face_found
-
-
-def test_skin_is_warm_flushed_skin_included() -> None:
-    colours = np.array(
-        [
-            [(170, 131, 110), (250, 110, 100), (130, 32, 28)],  # skin, sunburnt, dark and red
-            [(121, 100, 109), (128, 128, 128), (255, 10, 10)],  # pinkish grey, grey, pure red
-        ],
-        dtype=np.uint8,
-    )
-    assert skin_mask(colours).tolist() == [[True, True, True], [False, False, False]]
 
 
 def test_no_face_rows_are_errors_and_the_detector_says_so() -> None:
