@@ -107,32 +107,15 @@ def _eyes_of(grey: np.ndarray, box: Rect, roll: float) -> EyePair | None:
     return eyes if eyes is not None and plausible(eyes, box, roll) else None
 
 
-def locate_face(grey: np.ndarray, scale: float) -> LocatedFace | None:
-    """The face to analyse in a grey photo, or None when there is none.
-
-    ``grey`` is the decoded copy, ``scale`` its size over the original's; the geometry is in
-    original pixels. Group rule: a face that all three frontal cascades found, or whose eyes
-    were found too, is a sure face; a weaker finding (two cascades and no eyes, or the profile
-    cascade) counts only where there is no sure face. The largest face counted is analysed, and
-    ``faces`` says how many were counted. A face found only on the turned photo needs its eyes.
-    """
-    small, small_scale = _detection_copy(grey)
-    sure: list[tuple[FaceFinding, Rect, EyePair | None]] = []
-    weak: list[tuple[FaceFinding, Rect, EyePair | None]] = []
-    for finding in search_faces(small):
-        box = tuple(v / small_scale for v in finding.box)
-        rect: Rect = (box[0], box[1], box[2], box[3])
-        turned = finding.roll != 0.0
-        strong = finding.view == "frontal" and finding.votes >= 3 and not turned
-        eyes = None if strong and sure else _eyes_of(grey, rect, finding.roll)
-        if turned and eyes is None:
-            continue
-        (sure if strong or eyes is not None else weak).append((finding, rect, eyes))
-    counted = sure or weak
-    if not counted:
-        return None
-    finding, rect, eyes = counted[0]
-    image_size = (round(grey.shape[1] / scale), round(grey.shape[0] / scale))
+def _located(
+    finding: FaceFinding,
+    rect: Rect,
+    eyes: EyePair | None,
+    scale: float,
+    faces: int,
+    grey_shape: tuple[int, ...],
+) -> LocatedFace:
+    image_size = (round(grey_shape[1] / scale), round(grey_shape[0] / scale))
     placed = eyes if eyes is not None else box_eyes(rect, finding.roll)
     in_original = EyePair(
         (placed.left[0] / scale, placed.left[1] / scale),
@@ -144,5 +127,34 @@ def locate_face(grey: np.ndarray, scale: float) -> LocatedFace | None:
         confidence=round(min(0.99, confidence), 3),
         eyes_found=eyes is not None,
         view=finding.view,
-        faces=len(counted),
+        faces=faces,
     )
+
+
+def locate_face(grey: np.ndarray, scale: float) -> LocatedFace | None:
+    """The face to analyse in a grey photo, or None when there is none.
+
+    ``grey`` is the decoded copy, ``scale`` its size over the original's; the geometry is in
+    original pixels. Group rule: a face that all three frontal cascades found, or whose eyes
+    were found too, is a sure face; a weaker finding (two cascades and no eyes, or the profile
+    cascade) counts only where there is no sure face. The largest face counted (by its face
+    box, as reported) is analysed, and ``faces`` says how many were counted. A face found only
+    on the turned photo needs its eyes.
+    """
+    small, small_scale = _detection_copy(grey)
+    sure: list[tuple[FaceFinding, Rect, EyePair | None]] = []
+    weak: list[tuple[FaceFinding, Rect, EyePair | None]] = []
+    for finding in search_faces(small):
+        box = tuple(v / small_scale for v in finding.box)
+        rect: Rect = (box[0], box[1], box[2], box[3])
+        turned = finding.roll != 0.0
+        strong = finding.view == "frontal" and finding.votes >= 3 and not turned
+        eyes = _eyes_of(grey, rect, finding.roll)
+        if turned and eyes is None:
+            continue
+        (sure if strong or eyes is not None else weak).append((finding, rect, eyes))
+    counted = sure or weak
+    if not counted:
+        return None
+    located = [_located(*face, scale, len(counted), grey.shape) for face in counted]
+    return max(located, key=lambda face: face.geometry.box[2] - face.geometry.box[0])

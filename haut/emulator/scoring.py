@@ -32,7 +32,7 @@ _FINENESS_AT_38 = 0.6
 _YEARS_PER_FINENESS = 61.0
 _LEAST_RELIEF = 2.5
 # Spot burden (pixels x contrast beyond the threshold) that takes a score from 100 to 37.
-_SPOT_BURDEN = {DARK: 30.0, RED: 40.0}
+_SPOT_BURDEN = {DARK: 40.0, RED: 80.0}
 
 
 def score(value: float) -> int:
