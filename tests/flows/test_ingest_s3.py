@@ -21,6 +21,7 @@ from tests.flows.support import (
     SAMPLE_CAPTURES,
     SAMPLE_FILES_SEEN,
     SAMPLE_IMAGES,
+    SAMPLE_NO_FACE,
     SAMPLE_QUARANTINE,
     SAMPLE_SUBJECTS,
     Emulator,
@@ -92,7 +93,11 @@ def test_a_bucket_ingests_like_a_local_folder(
 
     record = summary.record
     assert (record.files_seen, record.captures_new) == (SAMPLE_FILES_SEEN, SAMPLE_CAPTURES)
-    assert record.images_uploaded == record.images_complete == SAMPLE_IMAGES
+    assert record.images_uploaded == SAMPLE_IMAGES
+    assert (record.images_complete, record.images_no_face) == (
+        SAMPLE_IMAGES - SAMPLE_NO_FACE,
+        SAMPLE_NO_FACE,
+    )
     assert Counter(q.reason.value for q in summary.quarantined) == SAMPLE_QUARANTINE
     assert all(q.uri.startswith(f"{bucket_sample}/") for q in summary.quarantined)
     stats = emulator.stats()
@@ -100,7 +105,7 @@ def test_a_bucket_ingests_like_a_local_folder(
     assert (stats["subjects"], stats["batches"]) == (SAMPLE_SUBJECTS, SAMPLE_CAPTURES)
 
     con = connect(options.lake, storage_options=storage_options)
-    assert_lake_complete(con, stats)
+    assert_lake_complete(con, stats, no_face=SAMPLE_NO_FACE)
     counts = view_counts(con)
     assert (counts["subjects"], counts["batches"], counts["runs"]) == (5, SAMPLE_CAPTURES, 1)
     assert Counter(r for (r,) in con.execute("SELECT reason FROM quarantine").fetchall()) == (
