@@ -6,7 +6,7 @@ capture (reference §6.2-6.6); :func:`aux_outcomes` and :func:`render_aux_jpeg` 
 aux images (§13.9). Values follow what is visible in the photo (see :mod:`.scoring`).
 
 No-face rule: a photo has a face when its upright size is at least 128 px on its short side
-and OpenCV's Haar cascades (shipped in the opencv-python-headless wheel) find one at least 15 %
+and OpenCV's Haar cascades (shipped in the opencv-python-headless wheel) find one at least 18 %
 of the short side across: two frontal cascades agreeing, or found on the photo turned by ±22°
 with both eyes visible, or the profile cascade on the photo or its mirror image with strong
 evidence. Landscapes, textures, food, animals, medical images, flat colours and tiny photos are

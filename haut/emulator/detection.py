@@ -9,18 +9,22 @@ How a face is accepted (measured on real photos: see ``tests/emulator/test_detec
 
 - **frontal**: the ``frontalface_alt2`` cascade proposes a face and at least one of
   ``frontalface_default`` and ``frontalface_alt`` finds the same face again in the region
-  around it (boxes overlapping by 40 %+); a single cascade alone is not enough, which is what
-  keeps patches of texture, badges and coins out;
+  around it (boxes overlapping by 40 %+); where ``alt2`` proposes nothing, ``default`` proposes
+  and the other two confirm. A single cascade alone is not enough, which is what keeps patches
+  of texture, badges and coins out;
 - **rolled**: when nothing is found upright, the search is repeated on the photo turned by
-  ±22° (faces rolled up to ~±15° are found upright already);
+  ±22° (faces rolled up to ~±15° are found upright already); such a face must show both eyes;
 - **profile**: when still nothing, the ``profileface`` cascade, on the photo and on its mirror
-  image (it only knows one direction), with twice the usual evidence (8 neighbours) as it has no
-  second cascade to agree with.
+  image (it only knows one direction), with more evidence than usual (8 neighbours) as it has
+  no second cascade to agree with.
 
+The search runs on a grey copy ``DETECTION_SIDE`` px long with its local contrast evened out
+(CLAHE), so dark skin on a light background shows its features as well as light skin does.
 Faces smaller than ``MIN_FACE_SHARE`` of the photo's short side are not looked for (the service
 wants a face that fills a good part of a selfie, and small windows are where Haar cascades
 spend their time and make their mistakes). Eyes are looked for in the upper half of a found
-face, at a resolution where an eye spans ~50 px, with ``eye`` then ``eye_tree_eyeglasses``.
+face, turned upright and scaled so an eye spans ~40 px, with ``eye`` then
+``eye_tree_eyeglasses``.
 """
 
 from __future__ import annotations

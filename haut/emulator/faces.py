@@ -1,9 +1,12 @@
 """Synthetic portraits for tests and the sample data: drawn faces and face-free landscapes.
 
 :func:`render_face` draws a skin-toned face (hair, brows, eyes, nose, mouth, neck, shirt) on a
-plain background; its ``redness``, ``tone`` and ``blemishes`` move exactly the statistics the
-emulator's analysis reads, so tests can check that the emulated metrics respond. Everything is
-deterministic in the arguments (a seeded generator picks colours and small offsets).
+plain background, lit as a real face is (rounded, with eye sockets and the nose's shadow) so
+that a real face detector (OpenCV's Haar cascades, which the emulator uses) sees a face in it;
+its ``redness``, ``tone`` and ``blemishes`` move exactly the statistics the emulator's analysis
+reads (blemishes are drawn inside the face areas the analysis places on the drawn eyes), so
+tests can check that the emulated metrics respond. Everything is deterministic in the
+arguments (a seeded generator picks colours and small offsets).
 """
 
 from __future__ import annotations
