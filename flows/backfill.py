@@ -35,11 +35,12 @@ from pydantic import Field, Secret, SecretStr, model_validator
 from flows.chunking import first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.redaction import redact
-from hautflow.service import connect
+from hautflow.service import connect, require_service
 from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
 from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
 from tasks.backfill.write import BackfillWriter
 from tasks.lake import Lake, RunRecord, create_views, run_rows
+from tasks.lake.provenance import check_one_kind_of_service
 from tasks.ledger import Ledger
 from tasks.ledger.location import existing_ledger
 from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
@@ -156,7 +157,7 @@ class BackfillSummary:
         return [
             ("images in range", self.images),
             ("images rewritten complete", r.images_complete),
-            ("images rewritten, no face (not analysable)", r.images_no_face),
+            ("images rewritten, no face", r.images_no_face),
             ("images pending at the API", r.images_pending),
             ("images not rewritten", r.images_failed),
             ("smoothings refused", len(self.smoothing_failed)),
@@ -216,6 +217,7 @@ async def backfill(options: BackfillOptions = BackfillOptions()) -> BackfillSumm
     """Re-pull history, aux and smoothed results of the images in range into the lake."""
     started = datetime.now(UTC)
     run_id = f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    require_service(options.api_url, None, allow_emulator=options.emulator)
     lake = Lake(options.lake, options.fs_options())
     ledger = existing_ledger(options.state_dir, options.ledger_address())
     if ledger is None:
@@ -308,6 +310,9 @@ async def _read_and_write(
         if connection.embedded_emulator:
             logger.info("No Haut.AI credentials: using the embedded emulator (%s)", connection.url)
         writer.service = await connection.identify()
+        check_one_kind_of_service(
+            writer.lake, writer.service, allow_mixed=options.allow_mixed_services
+        )
         smoothing = SmoothingRequest(tuple(options.methods), options.window_days, options.max_size)
         reader = ChunkReader(
             connection.client, expected, smoothing, concurrency=options.concurrency

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary, with_warnings
 from haut.client import HautClient
 from haut.redaction import redact
-from hautflow.service import NO_SERVICE, connect
+from hautflow.service import connect, require_service
 from hautflow.settings import ConfigurationError, HautSettings
 from schemas.captures import (
     Capture,
@@ -235,10 +235,24 @@ class _Service:
 
     def __init__(self, options: IngestOptions) -> None:
         self.settings = HautSettings()
-        emulated = self.settings.uses_embedded_emulator(options.api_url, options.credentials_block)
-        if emulated and not options.emulator:
-            raise ConfigurationError(NO_SERVICE)
+        require_service(
+            options.api_url,
+            options.credentials_block,
+            allow_emulator=options.emulator,
+            settings=self.settings,
+        )
         self.waiter = make_waiter(options.wait, **_waiter_options(options, self.settings))
+
+
+@dataclass
+class _Manifest:
+    """The run's manifest row as far as the run got: what its final row, or a failure's, says."""
+
+    record: RunRecord
+    run: _Run | None = None
+
+    def so_far(self) -> RunRecord:
+        return self.record if self.run is None else self.run.tally(self.record)
 
 
 async def _upload_and_write(
@@ -246,9 +260,9 @@ async def _upload_and_write(
     service: _Service,
     ledger: Ledger,
     work: Plan,
-    record: RunRecord,
+    manifest: _Manifest,
     lake: Lake,
-) -> tuple[RunRecord, _Run]:
+) -> _Run:
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
     settings, waiter = service.settings, service.waiter
     async with connect(
@@ -267,8 +281,8 @@ async def _upload_and_write(
         client = connection.client
         # Before anything is created: a lake never mixes emulated and real analyses by accident.
         service_name = await connection.identify()
+        manifest.record = replace(manifest.record, service=service_name)
         check_one_kind_of_service(lake, service_name, allow_mixed=options.allow_mixed_services)
-        record = replace(record, service=service_name)
         dataset = await ensure_dataset(
             client,
             ledger,
@@ -284,21 +298,21 @@ async def _upload_and_write(
 
         writer = BufferedLakeWriter(
             lake,
-            run_id=record.run_id,
+            run_id=manifest.record.run_id,
             on_written=written,
             mask_coordinates=options.mask_coordinates,
         )
         # Images uploaded by earlier runs whose results never reached the lake.
         carried_over = pending_images(ledger)
         _announce_totals(work.to_upload, carried_over)
-        run = _Run(client, ledger, dataset, waiter, writer, options, carried_over)
+        run = manifest.run = _Run(client, ledger, dataset, waiter, writer, options, carried_over)
         try:
             async with waiter.listening(client, dataset_ids=[dataset.dataset_id]):
                 await run.all(work.to_upload)
         finally:
             # What finished before a failure is kept: written now, not read again next run.
             await writer.flush()
-    return run.tally(record), run
+    return run
 
 
 def _waiter_options(options: IngestOptions, settings: HautSettings) -> dict[str, Any]:
@@ -374,24 +388,28 @@ async def _run(
         )
     # The run is in the manifest from its start: a run that dies leaves its "running" row.
     lake.write(run_rows(record), run_id=run_id)
-    failed: list[tuple[Capture, str]] = []
+    manifest = _Manifest(record)
     try:
-        record, run = await _upload_and_write(options, service, ledger, work, record, lake)
+        run = await _upload_and_write(options, service, ledger, work, manifest, lake)
     except BaseException as exc:
+        # What the run did before it failed (who answered, rows written) stays on record.
         failure = replace(
-            record, finished_at=datetime.now(UTC), status="failed", error=redact(repr(exc))
+            manifest.so_far(),
+            finished_at=datetime.now(UTC),
+            status="failed",
+            error=redact(repr(exc)),
         )
         _write_manifest(lake, failure, quarantined)
         raise
+    record = run.tally(manifest.record)
     quarantined += run.uploads.quarantined
-    failed = run.uploads.failed
     record = replace(record, finished_at=datetime.now(UTC), status=_status(record))
     _write_manifest(lake, record, quarantined)
     create_views(options.lake, options.views_path, storage_options=options.fs_options())
     return RunSummary(
         record=record,
         quarantined=quarantined,
-        failed=failed,
+        failed=run.uploads.failed,
         unanalysed=run.unanalysed,
         plan=work,
         awaiting=_awaiting(ledger),
@@ -408,8 +426,9 @@ def _awaiting(ledger: Ledger) -> frozenset[tuple[str, str]]:
 def _status(record: RunRecord) -> str:
     if record.images_failed or record.images_pending:
         return "incomplete"
-    held = record.quarantined or record.images_no_face
-    return "completed_with_quarantine" if held else "completed"
+    if record.quarantined:
+        return "completed_with_quarantine"
+    return "completed_with_findings" if record.images_no_face else "completed"
 
 
 def _write_manifest(lake: Lake, record: RunRecord, quarantined: Sequence[QuarantinedFile]) -> None:

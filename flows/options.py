@@ -30,6 +30,11 @@ class ServiceOptions(BaseModel):
         "False: such a run fails (a deployment never falls back to a stand-in by accident). "
         "The command line sets it (unless --no-emulator)",
     )
+    allow_mixed_services: bool = Field(
+        False,
+        description="Write into a lake that holds the other kind of service's results "
+        "(emulator vs real); refused otherwise",
+    )
 
 
 class IngestOptions(ServiceOptions):
@@ -98,11 +103,6 @@ class IngestOptions(ServiceOptions):
         None,
         ge=1,
         description="HTTP requests in flight at once (None: HAUT_MAX_CONCURRENCY, else 8)",
-    )
-    allow_mixed_services: bool = Field(
-        False,
-        description="Write into a lake that holds the other kind of service's results "
-        "(emulator vs real); refused otherwise",
     )
     allow_duplicate_photos: bool = Field(
         False,

@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import Field, Secret
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
-from hautflow.service import connect
+from hautflow.service import connect, require_service
 from tasks.lake import Lake
 from tasks.operations.reports import (
     REPORTS_FOLDER,
@@ -87,6 +87,7 @@ async def write_reports_task(options: ReportOptions, images: list[ReportImage]) 
 @flow(name="reports", log_prints=False)
 async def reports(options: ReportOptions) -> list[ReportOutcome]:
     """Write the latest report of each subject (or ``options.subjects``) into the lake."""
+    require_service(options.api_url, None, allow_emulator=options.emulator)
     images = latest_images_task(options)
     run = await write_reports_task(options, images) if images else ReportRun()
     get_run_logger().info(

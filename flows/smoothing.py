@@ -30,10 +30,11 @@ from flows.chunking import chunks, first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.client import HautClient
 from haut.redaction import redact
-from hautflow.service import connect
+from hautflow.service import connect, require_service
 from schemas.captures import UploadedImage
 from tasks.lake import Lake, RunRecord, create_views, run_rows
 from tasks.lake import connect as connect_lake
+from tasks.lake.provenance import check_one_kind_of_service
 from tasks.smoothing.compare import ApiAnswers, Comparison, compare
 from tasks.smoothing.pull import SmoothedWriter, lake_images, pull_smoothed
 from tasks.smoothing.settings import (
@@ -134,6 +135,7 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
     the API answered for, ``rows_written`` the smoothed rows.
     """
     started = datetime.now(UTC)
+    require_service(options.api_url, None, allow_emulator=options.emulator)
     summary = PullSummary(
         run_id=f"smoothing-{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}",
         settings=options.settings(),
@@ -154,6 +156,9 @@ async def pull_smoothed_results(options: SmoothingOptions) -> PullSummary:
             if service.embedded_emulator:
                 get_run_logger().info("No Haut.AI credentials: using the embedded emulator")
             record = replace(record, service=await service.identify())
+            check_one_kind_of_service(
+                lake, record.service or "unknown", allow_mixed=options.allow_mixed_services
+            )
 
             async def one(chunk: Sequence[UploadedImage]) -> list[str]:
                 async with in_flight:

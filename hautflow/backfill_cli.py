@@ -89,11 +89,12 @@ def _run(options: BackfillOptions) -> BackfillSummary:
     from flows.backfill import BackfillError, backfill
     from haut.errors import AuthError, TransientError
     from hautflow.settings import ConfigurationError
+    from tasks.lake.provenance import MixedServicesError
     from tasks.ledger import LedgerBusyError
 
     try:
         return asyncio.run(backfill(options))
-    except (BackfillError, LedgerBusyError, ConfigurationError) as exc:
+    except (BackfillError, LedgerBusyError, ConfigurationError, MixedServicesError) as exc:
         _fail(str(exc))
     except AuthError as exc:
         _fail(

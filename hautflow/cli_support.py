@@ -18,17 +18,28 @@ def parse_day(text: str | None, option: str) -> date | None:
         raise typer.BadParameter(f"{option} {text!r}: expected a day such as 2026-01-31") from None
 
 
+NO_EMULATOR = (
+    "no Haut.AI credentials are configured, and --no-emulator refuses the embedded emulator: "
+    "set HAUT_USERNAME and HAUT_PASSWORD, or HAUT_API_TOKEN (and HAUT_COMPANY_ID), or "
+    "HAUT_CREDENTIALS_BLOCK; or drop --no-emulator to analyse with the emulator"
+)
+
+
 def announce_service(
     api_url: str | None, credentials_block: str | None, *, allowed: bool = True
 ) -> None:
     """The first line of a command that will fall back to the embedded emulator, on stderr:
-    results from it are not real analyses, and nothing else would say so. Nothing is said when
-    the fallback is not ``allowed`` (the run then fails with the fix instead)."""
+    results from it are not real analyses, and nothing else would say so. When the fallback is
+    not ``allowed`` (``--no-emulator``), the command stops here with the fix (exit 2), before
+    anything starts."""
     from hautflow.settings import EMULATOR_NOTICE, ConfigurationError, HautSettings
 
     try:
         emulated = HautSettings().uses_embedded_emulator(api_url, credentials_block)
     except ConfigurationError:
         return  # the command itself reports the contradiction, with its fix
-    if emulated and allowed:
+    if emulated and not allowed:
+        typer.secho(f"hautflow: {NO_EMULATOR}", err=True, fg="red")
+        raise typer.Exit(2)
+    if emulated:
         typer.secho(f"hautflow: {EMULATOR_NOTICE}.", err=True, fg="yellow")

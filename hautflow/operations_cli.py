@@ -53,7 +53,9 @@ def _run(
 
     async def main() -> T:
         emulator_state = Path(state) / "emulator.sqlite"
-        async with connect(api_url=api_url, emulator_state=emulator_state) as connection:
+        async with connect(
+            api_url=api_url, emulator_state=emulator_state, allow_emulator=True
+        ) as connection:
             return await work(connection.client)
 
     announce_service(api_url, None)

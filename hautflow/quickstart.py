@@ -61,7 +61,7 @@ def _results_table(rows: list[ResultRow], names: dict[int, str]) -> Table:
 
 async def run_quickstart(*, api_url: str | None, image: Path | None, out: Path) -> None:
     """Run the walk-through and print what each step returned."""
-    async with connect(api_url=api_url) as connection:
+    async with connect(api_url=api_url, allow_emulator=True) as connection:
         client = connection.client
         where = "embedded emulator" if connection.embedded_emulator else "service"
         console.print(f"[bold]Haut.AI {where}[/] at {connection.url}")

@@ -53,6 +53,20 @@ NO_SERVICE = (
 )
 
 
+def require_service(
+    api_url: str | None,
+    credentials_block: str | None,
+    *,
+    allow_emulator: bool,
+    settings: HautSettings | None = None,
+) -> None:
+    """Refuse a run that would fall back to the embedded emulator without being allowed to,
+    before it touches anything: :data:`NO_SERVICE` says what to set."""
+    settings = settings or HautSettings()
+    if not allow_emulator and settings.uses_embedded_emulator(api_url, credentials_block):
+        raise ConfigurationError(NO_SERVICE)
+
+
 @asynccontextmanager
 async def connect(
     settings: HautSettings | None = None,
@@ -63,7 +77,7 @@ async def connect(
     credentials_block: str | None = None,
     requests_per_second: float | None = None,
     max_concurrency: int | None = None,
-    allow_emulator: bool = True,
+    allow_emulator: bool = False,
 ) -> AsyncIterator[Connection]:
     """Yield a client for ``api_url``, the settings' service, or an embedded emulator.
 
@@ -72,8 +86,9 @@ async def connect(
     ``credentials_block`` names a Prefect Secret block with the credentials (default: the
     settings' ``HAUT_CREDENTIALS_BLOCK``, if any). ``requests_per_second`` and
     ``max_concurrency`` override the settings' client limits (None: the settings' value).
-    ``allow_emulator`` False refuses to start the embedded emulator (:class:`ConfigurationError`
-    naming the fix) when neither a URL nor credentials say where the service is.
+    ``allow_emulator`` True lets it start the embedded emulator when neither a URL nor
+    credentials say where the service is; otherwise that is a :class:`ConfigurationError`
+    naming the fix (see :func:`require_service`).
     """
     settings = await (settings or HautSettings()).with_credentials_block(credentials_block)
     url = (api_url or "").rstrip("/") or settings.service_url()

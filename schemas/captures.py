@@ -197,8 +197,8 @@ _RETAKE = (
 _FIX_BY_FINDING = {
     "face is not detected": (
         "the dataset runs without the face detector (algorithm 40), so nothing is analysed: "
-        "enable it with `hautflow applications algorithms DATASET --set ...,40`, then put the "
-        "photo in a new session folder"
+        "enable it with `hautflow applications algorithms DATASET --set ...,40`, then ingest "
+        "the photo again with --allow-duplicate-photos (it was sent once already)"
     ),
 }
 

@@ -285,8 +285,9 @@ RUNS = _spec(
     column(
         "status",
         pa.string(),
-        "running (or died: no later row), completed, completed_with_quarantine, "
-        "incomplete (images pending or failed), failed (the run stopped)",
+        "running (or died: no later row), completed, completed_with_quarantine (files set "
+        "aside), completed_with_findings (photos the service could not analyse), incomplete "
+        "(images pending or failed), failed (the run stopped)",
     ),
     column("files_seen", pa.int64(), "Files found under the source"),
     column("captures_discovered", pa.int64(), "Usable captures found"),

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-FSM2_APPLICATION_ID = "8b5b3acc-480b-4412-8d2c-ebe6ab4384d7"
+from haut.paths import FSM2_APPLICATION_ID
+from schemas.api_results import FACE_DETECTOR_ID
+
 FSM2_APPLICATION_NAME = "Face Skin Metrics 2.0"
 FSM2_APPLICATION_TECH_NAME = "face_skin_metrics_2.0"
 FSM2_APPLICATION_DESCRIPTION = (
@@ -24,8 +26,6 @@ FSM2_APPLICATION_DESCRIPTION = (
     "interface. You can use this application to compare subjects, track skin dynamics over time, "
     "and get skin metric reports."
 )
-FACE_DETECTOR_ID = 40
-
 # The application's author and creation time are not in the public record.
 _APPLICATION_AUTHOR_ID = 1
 _APPLICATION_CREATION_TIME = "2021-09-01 00:00:00"

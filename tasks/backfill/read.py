@@ -118,7 +118,10 @@ class ChunkReader:
         )
 
     def _complete(self, rows: Sequence[ResultRow]) -> bool:
-        return settle(rows, self.expected)[0]
+        """Settled: every row is in, or the rows say the photo cannot be analysed (a backfill
+        reads once: the rest of such an answer would only repeat it)."""
+        complete, finding = settle(rows, self.expected)
+        return complete or finding is not None
 
     async def read_image(
         self,

@@ -27,35 +27,41 @@ def is_emulator(service: str) -> bool:
     return service == EMULATOR
 
 
-def services_in_lake(lake: Lake) -> set[str]:
-    """The services (``runs.service``) of the runs that wrote rows into this lake.
-
-    Runs from before the column existed have none and are not counted.
-    """
+def services_in_lake(lake: Lake) -> set[str | None]:
+    """Who answered the runs that wrote rows into this lake (``runs.service``); None for runs
+    from before hautflow recorded it."""
     files = lake.files("runs")
     if not files:
         return set()
     dataset = ds.dataset(
         files, filesystem=lake.fs, format="parquet", schema=table_spec("runs").schema
     )
-    table = dataset.to_table(
-        columns=["service"],
-        filter=(pc.field("rows_written") > 0) & pc.field("service").is_valid(),
-    )
+    table = dataset.to_table(columns=["service"], filter=pc.field("rows_written") > 0)
     return set(table.column("service").to_pylist())
 
 
 def check_one_kind_of_service(lake: Lake, service: str, *, allow_mixed: bool) -> None:
-    """Refuse ``service``'s results in a lake filled by the other kind (emulator vs real)."""
+    """Refuse ``service``'s results in a lake filled by the other kind (emulator vs real).
+
+    Runs from before the service was recorded count as the other kind for the real service
+    (until then, hautflow's runs were most likely the embedded emulator's), and as the same
+    kind for the emulator.
+    """
     if allow_mixed:
         return
-    others = sorted(s for s in services_in_lake(lake) if is_emulator(s) != is_emulator(service))
-    if not others:
+    found = services_in_lake(lake)
+    others = sorted(s for s in found if s is not None and is_emulator(s) != is_emulator(service))
+    unknown = None in found and not is_emulator(service)
+    if not others and not unknown:
         return
     if is_emulator(service):
         held, now = f"results of the real service ({', '.join(others)})", "the emulator"
-    else:
+    elif others:
         held, now = "the emulator's results", f"the real service ({service})"
+    else:
+        held = "results of runs from before hautflow recorded who answered (most likely the "
+        held += "embedded emulator)"
+        now = f"the real service ({service})"
     raise MixedServicesError(
         f"the lake {redact(lake.url)} holds {held}, and this run is answered by {now}: emulated "
         "scores are not analyses, and mixed into one lake nothing tells them apart. Write "

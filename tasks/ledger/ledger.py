@@ -396,26 +396,24 @@ class Ledger:
         with self.engine.connect() as connection:
             return [uploaded_image(row) for row in connection.execute(query).mappings()]
 
-    def photos_by_content(self, sha256s: Iterable[str]) -> dict[str, AnalysedPhoto]:
-        """Photos with these contents that went (or may have gone) to the API, by sha256:
-        every image recorded but those the API refused. The oldest one per content."""
-        found: dict[str, AnalysedPhoto] = {}
+    def photos_by_content(self, sha256s: Iterable[str]) -> dict[str, list[AnalysedPhoto]]:
+        """Where photos with these contents were recorded for the API, by sha256, oldest
+        first: every image recorded but those the API refused."""
+        found: dict[str, list[AnalysedPhoto]] = {}
         wanted = sorted(set(sha256s))
         query = (
             select(t.images.c.sha256, t.images.c.uri, t.images.c.capture_id)
             .add_columns(t.captures.c.subject_key, t.captures.c.session_key)
             .join(t.captures, t.captures.c.capture_id == t.images.c.capture_id)
             .where(t.images.c.state != ImageState.REJECTED.value)
-            .order_by(t.images.c.created_at)
+            .order_by(t.images.c.created_at, t.images.c.capture_id, t.images.c.side)
         )
         with self.engine.connect() as connection:
             for start in range(0, len(wanted), _IN_CHUNK):
                 chunk = wanted[start : start + _IN_CHUNK]
                 for row in connection.execute(query.where(t.images.c.sha256.in_(chunk))):
-                    found.setdefault(
-                        row.sha256,
-                        AnalysedPhoto(row.uri, row.capture_id, row.subject_key, row.session_key),
-                    )
+                    photo = AnalysedPhoto(row.uri, row.capture_id, row.subject_key, row.session_key)
+                    found.setdefault(row.sha256, []).append(photo)
         return found
 
     # --- backfill ------------------------------------------------------------------------

@@ -13,8 +13,8 @@ ledger it is:
   photo is analysed once per ledger); the plan counts those, so the run can say so;
 - *changed*: the same key was already uploaded with other bytes. Uploading it would put a
   second batch for one session at the API, so its files are quarantined with a fix instead;
-- *duplicate*: a new capture holding a photo whose content was already analysed, or is about
-  to be, under another subject, session or side (a copied folder, a reorganised tree). The
+- *duplicate*: a new or resumed capture holding a photo whose content was already analysed, or
+  is about to be, under another subject, session or side (a copied folder, a reorganised tree). The
   service charges per analysis and would score the copy as a second visit, so the session is
   held back with a fix, unless the run allows duplicates.
 """
@@ -57,7 +57,8 @@ class Plan:
     """Of ``done``: how many were uploaded into a dataset other than the run's, by dataset name
     (sorted by name). Empty when :func:`plan` was not given the run's dataset."""
     duplicates: tuple[QuarantinedFile, ...] = ()
-    """DUPLICATE_PHOTO: one record per file of a new capture whose content was met before."""
+    """DUPLICATE_PHOTO: one record per file of a new or resumed capture whose content was met
+    before; those captures are in neither ``new`` nor ``resume``."""
 
     @property
     def to_upload(self) -> tuple[Capture, ...]:
@@ -74,7 +75,7 @@ def plan(
 ) -> Plan:
     """Sort the discovered captures against what the ledger recorded; ``dataset``, the run's
     dataset name, to count the done captures uploaded into another (``done_elsewhere``);
-    ``allow_duplicates`` uploads new captures whose photos were met before."""
+    ``allow_duplicates`` uploads captures whose photos were met before."""
     recorded = ledger.captures_by_key(capture.key for capture in discovery.captures)
     new: list[Capture] = []
     resume: list[Capture] = []
@@ -106,7 +107,9 @@ def plan(
             new.append(capture)
     duplicates: list[QuarantinedFile] = []
     if not allow_duplicates:
-        new, duplicates = _without_duplicates(new, discovery.captures, ledger)
+        held, duplicates = _without_duplicates(resume + new, discovery.captures, ledger)
+        resume = [capture for capture in resume if capture.capture_id not in held]
+        new = [capture for capture in new if capture.capture_id not in held]
     return Plan(
         tuple(new),
         tuple(resume),
@@ -118,57 +121,82 @@ def plan(
 
 
 DUPLICATE_FIX = (
-    "the same photo was already analysed as {first}: remove the copy (or move the session "
-    "aside) if it is one, or pass --allow-duplicate-photos to analyse it again (each analysis "
-    "is charged)"
+    "the same photo is {where} under another subject, session or side (the detail names it): "
+    "remove the copy (or move its session aside), or pass --allow-duplicate-photos to analyse "
+    "it again (each analysis is charged)"
 )
 
 
-def _without_duplicates(
-    new: Sequence[Capture], captures: Sequence[Capture], ledger: Ledger
-) -> tuple[list[Capture], list[QuarantinedFile]]:
-    """The new captures none of whose photos was met before, and a record per photo that was.
+@dataclass(frozen=True)
+class _Holder:
+    """Where a photo's content was met first: in the ledger, or earlier in this run."""
 
-    Met before: recorded in the ledger for another capture, or held by a capture earlier in
-    discovery order (every capture: a done or resumed one keeps its photos), or by another side
-    of the same capture.
-    """
-    recorded = ledger.photos_by_content(i.sha256 for c in new for i in c.images)
-    new_ids = {capture.capture_id for capture in new}
-    first_seen: dict[str, str] = {}
-    kept: list[Capture] = []
+    subject_key: str
+    session_key: str
+    uri: str
+    analysed: bool
+
+    def describe(self) -> str:
+        done = "analysed by an earlier run" if self.analysed else "planned in this run"
+        return f"{self.uri} (subject {self.subject_key}, session {self.session_key}, {done})"
+
+
+def _without_duplicates(
+    candidates: Sequence[Capture], captures: Sequence[Capture], ledger: Ledger
+) -> tuple[set[str], list[QuarantinedFile]]:
+    """The ids of the candidate captures (new or resumed) to hold back, and a record per photo
+    that was met before: recorded in the ledger under another session (an earlier version of
+    the same session is no copy), held by a capture earlier in discovery order that goes up
+    (done, or a candidate not held back itself), or by another side of the same capture."""
+    wanted = {capture.capture_id for capture in candidates}
+    recorded = ledger.photos_by_content(i.sha256 for c in candidates for i in c.images)
+    first_seen: dict[str, _Holder] = {}
+    held_ids: set[str] = set()
     held: list[QuarantinedFile] = []
     for capture in captures:
+        if capture.capture_id not in wanted:
+            _remember(first_seen, capture, analysed=True)
+            continue
+        seen_here: dict[str, str] = {}
         found = []
         for image in capture.images:
-            earlier = _first_holder(recorded.get(image.sha256), capture) or first_seen.get(
-                image.sha256
-            )
-            if earlier is not None and capture.capture_id in new_ids:
+            earlier = _recorded_elsewhere(recorded.get(image.sha256, ()), capture)
+            earlier = earlier or first_seen.get(image.sha256)
+            if earlier is None and image.sha256 in seen_here:
+                same = seen_here[image.sha256]
+                earlier = _Holder(capture.subject_key, capture.session_key, same, analysed=False)
+            if earlier is not None:
                 found.append(_duplicate(capture, image.uri, earlier))
-            first_seen.setdefault(image.sha256, image.uri)
-        if capture.capture_id not in new_ids:
-            continue
+            seen_here.setdefault(image.sha256, image.uri)
         if found:
+            held_ids.add(capture.capture_id)
             held.extend(found)
         else:
-            kept.append(capture)
-    return kept, held
+            _remember(first_seen, capture, analysed=False)
+    return held_ids, held
 
 
-def _first_holder(photo: AnalysedPhoto | None, capture: Capture) -> str | None:
-    """Where the ledger first recorded this content, unless it is this capture itself."""
-    if photo is None or photo.capture_id == capture.capture_id:
-        return None
-    return f"{photo.uri} (subject {photo.subject_key}, session {photo.session_key})"
+def _remember(first_seen: dict[str, _Holder], capture: Capture, *, analysed: bool) -> None:
+    for image in capture.images:
+        holder = _Holder(capture.subject_key, capture.session_key, image.uri, analysed)
+        first_seen.setdefault(image.sha256, holder)
 
 
-def _duplicate(capture: Capture, uri: str, first: str) -> QuarantinedFile:
+def _recorded_elsewhere(photos: Sequence[AnalysedPhoto], capture: Capture) -> _Holder | None:
+    """The oldest ledger record of this content under another subject or session."""
+    for photo in photos:
+        if (photo.subject_key, photo.session_key) != (capture.subject_key, capture.session_key):
+            return _Holder(photo.subject_key, photo.session_key, photo.uri, analysed=True)
+    return None
+
+
+def _duplicate(capture: Capture, uri: str, first: _Holder) -> QuarantinedFile:
+    where = "already analysed" if first.analysed else "planned in this run"
     return QuarantinedFile(
         uri=uri,
         reason=QuarantineReason.DUPLICATE_PHOTO,
-        detail=f"{uri}: the same photo content as {first}",
-        fix=DUPLICATE_FIX.format(first=first),
+        detail=f"{uri}: the same photo content as {first.describe()}",
+        fix=DUPLICATE_FIX.format(where=where),
         subject_key=capture.subject_key,
         session_key=capture.session_key,
     )

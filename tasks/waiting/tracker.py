@@ -1,13 +1,13 @@
 """What one wait knows about its images: the rows read so far and which images are settled.
 
-An image is settled when the service has said all it will say about it (reference §13.5):
-
-- *complete*: every expected algorithm other than the face detector has a row. The detector's
-  row is not awaited: the real service leaves it out for a photo with a face (the 17-row
-  capture), so waiting for it would leave every image pending for ever;
-- *not analysable*: the rows say the photo cannot be analysed (the detector found no face, or
-  a row's error is "No face detected", "Not full face"...: :func:`unanalysable_reason`). Its
-  other rows would only repeat that, so they are not awaited either.
+An image is complete when every expected algorithm other than the face detector has a row
+(reference §13.5). The detector's row is not awaited: the real service leaves it out for a
+photo with a face (the 17-row capture), so waiting for it would leave every image pending for
+ever. When the rows say the photo cannot be analysed (the detector found no face, or a row's
+error is "No face detected", "Not full face"...: :func:`unanalysable_reason`), the image is
+still awaited whole, so every waiter writes the same rows; but if the wait's budget ends first,
+it is settled with what it has (the rest would only repeat the finding) rather than left
+pending for a next run that would learn nothing new.
 
 Notifications only say *when* to look: settling is always decided by reading the rows, and the
 rows and aux images handed on are always the ones read from the API.
@@ -73,10 +73,9 @@ def expected_set(expected_algorithms: Collection[int]) -> frozenset[int]:
 
 
 def settle(rows: Sequence[ResultRow], expected: frozenset[int]) -> tuple[bool, str | None]:
-    """Whether these rows settle their image, and the service's finding if it could not
+    """Whether these rows complete their image, and the service's finding if it could not
     analyse the photo (see the module's rules); ``expected`` comes from :func:`expected_set`."""
-    finding = unanalysable_reason(rows)
-    return finding is not None or expected <= finished_algorithms(rows), finding
+    return expected <= finished_algorithms(rows), unanalysable_reason(rows)
 
 
 class ResultTracker:
@@ -163,7 +162,9 @@ class ResultTracker:
         await asyncio.gather(*(self.check(image) for image in images))
 
     async def results(self) -> list[ImageResults]:
-        """One entry per image given, in order: rows, and aux for complete images."""
+        """One entry per image given, in order: rows, and aux for settled images (complete, or
+        found unanalysable by the end of the wait)."""
+        self._complete.update(self._findings.keys() - self._gone)
         aux_by_id = dict(
             await asyncio.gather(*(self._aux(image_id) for image_id in sorted(self._complete)))
         )

@@ -7,6 +7,7 @@ emulator unless asked."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from flows.backfill import BackfillOptions, backfill
 from flows.options import IngestOptions
+from flows.reports import ReportOptions, reports
 from haut.emulator.config import DetectorRow
 from haut.emulator.faces import render_no_face
 from hautflow.cli import app
@@ -24,7 +27,8 @@ from hautflow.ingest_cli import exit_code
 from hautflow.settings import ConfigurationError
 from schemas.captures import QuarantineReason
 from tasks.lake import Lake, RunRecord, connect, run_rows
-from tasks.lake.provenance import MixedServicesError
+from tasks.lake.provenance import MixedServicesError, services_in_lake
+from tasks.lake.writer import BufferedLakeWriter
 from tests.flows.support import (
     Emulator,
     assert_each_photo_uploaded_once,
@@ -71,7 +75,7 @@ def test_a_photo_without_a_face_is_a_finding_not_a_success(
     record = summary.record
     assert (record.images_uploaded, record.images_complete, record.images_no_face) == (6, 5, 1)
     assert record.images_pending == 0
-    assert record.status == "completed_with_quarantine"
+    assert record.status == "completed_with_findings"
     (found,) = summary.unanalysed
     assert found.image.source.uri == str(landscape)
     assert found.finding == "No face detected"
@@ -192,6 +196,31 @@ def test_runs_record_who_answered_and_a_lake_never_mixes_the_two(
     assert mixed.record.service == "emulator"
 
 
+def test_a_failed_run_keeps_who_answered_and_what_it_wrote(
+    tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that fails after writing results: its manifest row still names the service and
+    counts the rows, so the lake's provenance check sees them."""
+    flush = BufferedLakeWriter.flush
+
+    async def flush_then_fail(self: BufferedLakeWriter) -> None:
+        await flush(self)
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(BufferedLakeWriter, "flush", flush_then_fail)
+    options = options_for(tmp_path, small_sample(tmp_path / "photos"), emulator)
+    with pytest.raises(RuntimeError, match="the disk went away"):
+        run_flow(options)
+    con = connect(options.lake)
+    ((status, service, rows),) = con.execute(
+        "SELECT status, service, rows_written FROM runs"
+    ).fetchall()
+    con.close()
+    assert (status, service) == ("failed", "emulator")
+    assert rows > 0
+    assert services_in_lake(Lake(options.lake)) == {"emulator"}
+
+
 def test_no_flow_falls_back_to_the_emulator_unless_asked(tmp_path: Path) -> None:
     options = IngestOptions(
         source=str(small_sample(tmp_path / "photos")),
@@ -204,6 +233,12 @@ def test_no_flow_falls_back_to_the_emulator_unless_asked(tmp_path: Path) -> None
     assert "emulator: true" in str(refused.value)
     assert not (tmp_path / "lake").exists()
     assert not (tmp_path / "state").exists()
+    # The other flows that talk to the service refuse the same way, before writing anything.
+    with pytest.raises(ConfigurationError, match=r"no Haut\.AI credentials"):
+        asyncio.run(backfill(BackfillOptions(lake=options.lake, state_dir=options.state_dir)))
+    with pytest.raises(ConfigurationError, match=r"no Haut\.AI credentials"):
+        asyncio.run(reports(ReportOptions(lake=options.lake, state_dir=options.state_dir)))
+    assert not (tmp_path / "lake").exists()
 
 
 def test_the_command_line_says_first_that_the_emulator_answers(tmp_path: Path) -> None:
@@ -218,8 +253,15 @@ def test_the_command_line_says_first_that_the_emulator_answers(tmp_path: Path) -
     assert "no Haut.AI credentials" in refused.output
     assert not lake.exists()
 
-    ran = runner.invoke(app, ["ingest", str(photos), "--lake", str(lake), "--state", str(state)])
+    landscape = photos / "cal" / "2026-01-05" / "front.jpg"
+    landscape.parent.mkdir(parents=True)
+    landscape.write_bytes(render_no_face(7))
+    args = ["ingest", str(photos), "--lake", str(lake), "--state", str(state)]
+    ran = runner.invoke(app, [*args, "--fail-on", "failure"], env={"COLUMNS": "200"})
     assert ran.exit_code == 0, ran.output
+    assert "Photos the service could not analyse" in ran.output
+    assert "No face detected" in ran.output
+    assert "completed_with_findings" in ran.output
     first_line = ran.output.lstrip().splitlines()[0]
     assert first_line.startswith("hautflow: No Haut.AI credentials: the embedded emulator"), (
         ran.output

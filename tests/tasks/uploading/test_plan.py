@@ -257,3 +257,73 @@ def test_a_refused_photo_is_no_duplicate_of_its_retry(ledger: Ledger) -> None:
     ledger.image_rejected(original.capture_id, Side.FRONT, "400 invalid_image")
     copy = copy_of(original, "alice", "s2")
     assert plan(discovered(copy), ledger).new == (copy,)
+
+
+def test_an_earlier_version_of_the_same_session_is_no_copy(ledger: Ledger) -> None:
+    """The front upload was in doubt when the run stopped; then the user replaced the left
+    photo: the new version keeps the same front, which is no copy of another session."""
+    first = fake_capture("alice", "s1")
+    record(ledger, first, uploaded=0)
+    ledger.image_creating(first.capture_id, first.images[0])
+    second = fake_capture("alice", "s1", version="b")
+    second = Capture("alice", "s1", (first.images[0], *second.images[1:]))
+    result = plan(discovered(second), ledger)
+    assert result.new == (second,)
+    assert result.duplicates == ()
+
+
+def test_a_refused_photo_replaced_by_a_copy_holds_the_resumed_session_back(
+    ledger: Ledger,
+) -> None:
+    bob = fake_capture("bob", "s1")
+    record(ledger, bob, uploaded=3)
+    alice = fake_capture("alice", "s1")
+    record(ledger, alice, uploaded=1, finished=False)
+    ledger.image_creating(alice.capture_id, alice.images[1])
+    ledger.image_rejected(alice.capture_id, Side.RIGHT, "400 invalid_image")
+    ledger.capture_finished(alice.capture_id, CaptureState.REJECTED, "right refused")
+    # The user replaces the refused right photo: with a copy of bob's.
+    right = replace(bob.images[1], uri=alice.images[1].uri)
+    copied = Capture("alice", "s1", (alice.images[0], right, alice.images[2]))
+    allowed = plan(discovered(copied), ledger, allow_duplicates=True)
+    assert allowed.resume == (copied,)  # a takeover of the refused version's batch
+
+    result = plan(discovered(copied), ledger)
+    assert (result.resume, result.new) == ((), ())
+    (held,) = result.duplicates
+    assert held.uri == alice.images[1].uri
+    assert "subject bob, session s1, analysed by an earlier run" in held.detail
+
+
+def test_a_copy_of_a_held_back_photo_is_held_as_planned_not_analysed(ledger: Ledger) -> None:
+    """xavier's photo was analysed; amy's session copies it (held back) and ben's copies amy's
+    right photo, which nothing uploads: ben's goes up, amy's right is his first copy."""
+    xavier = fake_capture("xavier", "s1", sides=1)
+    record(ledger, xavier, uploaded=1)
+    amy = fake_capture("amy", "s1")
+    amy = Capture("amy", "s1", (replace(xavier.images[0], uri=amy.images[0].uri), *amy.images[1:]))
+    ben = Capture(
+        "ben", "s1", (replace(amy.images[1], uri="/photos/ben/s1/front.jpg", side=Side.FRONT),)
+    )
+    result = plan(discovered(amy, ben), ledger)
+    assert result.new == (ben,)
+    assert [q.uri for q in result.duplicates] == [amy.images[0].uri]
+    assert "analysed by an earlier run" in result.duplicates[0].detail
+    assert "already analysed" in result.duplicates[0].fix
+
+    later = plan(discovered(ben, copy_of(ben, "cal", "s1")), ledger)
+    assert later.new == (ben,)
+    assert "planned in this run" in later.duplicates[0].detail
+
+
+def test_the_fix_names_no_path(ledger: Ledger) -> None:
+    """The detail names the first copy (and is redacted where it is shown); the fix is advice."""
+    original = fake_capture("alice", "s1", sides=1)
+    signed = replace(original.images[0], uri="s3://b/alice/front.jpg?X-Amz-Signature=abc123")
+    result = plan(
+        discovered(Capture("alice", "s1", (signed,)), copy_of(original, "bob", "s1")), ledger
+    )
+    (held,) = result.duplicates
+    assert "X-Amz-Signature" in held.detail
+    assert "alice" not in held.fix
+    assert "X-Amz" not in held.fix

@@ -1,6 +1,7 @@
-"""When an image is settled, on real captured rows: the 17-row capture of a photo with a face
-has no face-detector row, yet it is complete; the 18-row no-face answer is settled as soon as
-the detector (or any row) says there is no face; a partial answer is not settled."""
+"""When an image is complete, on real captured rows: the 17-row capture of a photo with a face
+has no face-detector row, yet it is complete; the 18-row no-face answer is complete with its
+finding, and any part of it already carries the finding (which settles the image if the wait
+ends before the rest arrives); a partial answer is not complete."""
 
 from __future__ import annotations
 
@@ -77,15 +78,15 @@ def test_one_row_missing_is_not_complete() -> None:
         assert settle(partial, expected_set(FSM2_ALGORITHMS)) == (False, None)
 
 
-def test_the_detector_alone_saying_no_face_settles_the_image() -> None:
+def test_the_detector_alone_saying_no_face_is_the_finding_before_the_rest() -> None:
     detector_only = parse(no_face_answer()[-1:])
-    assert settle(detector_only, expected_set(FSM2_ALGORITHMS)) == (True, "No face detected")
+    assert settle(detector_only, expected_set(FSM2_ALGORITHMS)) == (False, "No face detected")
 
 
 @pytest.mark.parametrize("error", ["No face detected", "Not full face", "Face is not detected"])
-def test_an_error_row_saying_the_photo_cannot_be_analysed_settles_it(error: str) -> None:
+def test_an_error_row_saying_the_photo_cannot_be_analysed_is_the_finding(error: str) -> None:
     first = {**captured()[0], "is_ok": False, "result": {"error": error}}
-    assert settle(parse([first]), expected_set(FSM2_ALGORITHMS)) == (True, error)
+    assert settle(parse([first]), expected_set(FSM2_ALGORITHMS)) == (False, error)
 
 
 def test_the_whole_no_face_answer_is_settled_with_its_finding() -> None:

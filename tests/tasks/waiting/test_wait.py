@@ -27,7 +27,7 @@ from haut import paths
 from haut.auth import PasswordCredentials
 from haut.client import HautClient
 from haut.emulator.config import EmulatorConfig
-from haut.emulator.faces import render_face
+from haut.emulator.faces import render_face, render_no_face
 from haut.emulator.server import EmulatorServer
 from haut.retry import RetryPolicy
 from schemas.captures import Side, SourceImage, UploadedImage
@@ -470,3 +470,70 @@ async def wait_for(condition: Callable[[], bool], *, within: float = 10.0) -> No
     async with asyncio.timeout(within):
         while not condition():  # noqa: ASYNC110 - the condition is a counter on another task
             await asyncio.sleep(0.01)
+
+
+# --- photos the service cannot analyse ----------------------------------------------------
+
+
+async def upload_landscape(client: HautClient, dataset: Dataset) -> list[UploadedImage]:
+    """One front photo with no face in it."""
+    subject = await client.create_subject(dataset.id, "no-face")
+    ref = paths.SubjectRef(dataset.id, subject.id)
+    batch = await client.create_batch(ref)
+    data = render_no_face(5, size=(192, 256))
+    source = source_image(data, Side.FRONT)
+    image = await client.upload_image(
+        ref.batch(batch.id), data, side_id=Side.FRONT.side_id, name=source.upload_name
+    )
+    return [
+        UploadedImage(
+            capture_id="capture-no-face",
+            subject_key="no-face",
+            session_key="2026-01-05",
+            dataset_id=dataset.id,
+            subject_id=subject.id,
+            batch_id=batch.id,
+            image_id=image.id,
+            source=source,
+            uploaded_at=datetime.now(UTC),
+        )
+    ]
+
+
+@pytest.mark.parametrize("name", WAITERS)
+async def test_a_photo_without_a_face_is_awaited_whole_then_settled_with_its_finding(
+    name: str, client: HautClient, emulator: EmulatorServer
+) -> None:
+    """The detector's "no face" row comes first; every waiter still waits for the other rows
+    (all "No face detected" errors), so the lake gets the same 18 rows whoever waited."""
+    dataset = await make_dataset(client)
+    waiter = waiter_named(name, reconcile_interval=0.2)
+    async with waiter.listening(client, dataset_ids=[dataset.id]):
+        images = await upload_landscape(client, dataset)
+        # Only the detector (0.2) and the landmarks (0.3) are due: the finding is known.
+        await control(emulator, "POST", "clock", {"advance_seconds": DELAY * 0.32})
+        waiting = asyncio.create_task(
+            waiter.wait(client, images, expected_algorithms=dataset.expected, timeout=QUICK)
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done(), "settled on the first row, before the others came"
+        await finish_processing(emulator)
+        (result,) = await waiting
+    assert result.complete
+    assert (result.status, result.finding) == ("no_face", "No face detected")
+    assert len(result.rows) == 18
+    assert result.aux == []
+
+
+async def test_a_finding_settles_the_image_when_the_wait_ends_before_its_rows(
+    client: HautClient, emulator: EmulatorServer
+) -> None:
+    dataset = await make_dataset(client)
+    images = await upload_landscape(client, dataset)
+    await control(emulator, "POST", "clock", {"advance_seconds": DELAY * 0.32})
+    (result,) = await waiter_named("poll").wait(
+        client, images, expected_algorithms=dataset.expected, timeout=0.3
+    )
+    assert (result.complete, result.status) == (True, "no_face")
+    assert {row.algorithm_version_id for row in result.rows} == {40, 52}
+    await finish_processing(emulator)
