@@ -18,25 +18,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 FSM2_ALGORITHMS = [30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 50, 51, 52, 69]
 """What attaching Face Skin Metrics 2.0 enables: the capture's 17 families and the detector."""
 
-NO_FACE_DETECTOR = {
-    "bbox": None,
-    "mesh": None,
-    "side": "front",
-    "light": "regular",
-    "feedback": {
-        "overlay": "No face detected",
-        "tooltip": {"warn": [], "negative": ["Face is not detected"], "positive": []},
-    },
-    "detection_params": {
-        "full_face": None,
-        "yaw_angle": None,
-        "roll_angle": None,
-        "pitch_angle": None,
-        "face_detected": False,
-        "detection_confidence": 0.0,
-    },
-    "transform_sequence": {"sequence": []},
-}
+NO_FACE_DETECTOR: dict[str, Any] = json.loads((FIXTURES / "fsm2_no_face_detector.json").read_text())
 """The no-face capture's detector payload, as the reference (§6.6) gives it."""
 
 

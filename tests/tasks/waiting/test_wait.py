@@ -101,35 +101,44 @@ async def make_dataset(client: HautClient, enabled: Sequence[int] | None = None)
     return Dataset(dataset.id, run.enabled_algorithms)
 
 
+async def upload_session(
+    client: HautClient, dataset: Dataset, key: str, photos: dict[Side, bytes]
+) -> list[UploadedImage]:
+    """One subject ``key`` with one batch holding these photos."""
+    subject = await client.create_subject(dataset.id, key)
+    ref = paths.SubjectRef(dataset.id, subject.id)
+    batch = await client.create_batch(ref)
+    uploaded = []
+    for side, data in photos.items():
+        source = source_image(data, side)
+        image = await client.upload_image(
+            ref.batch(batch.id), data, side_id=side.side_id, name=source.upload_name
+        )
+        uploaded.append(
+            UploadedImage(
+                capture_id=f"capture-{key}",
+                subject_key=key,
+                session_key="2026-01-05",
+                dataset_id=dataset.id,
+                subject_id=subject.id,
+                batch_id=batch.id,
+                image_id=image.id,
+                source=source,
+                uploaded_at=datetime.now(UTC),
+            )
+        )
+    return uploaded
+
+
 async def upload(
     client: HautClient, dataset: Dataset, *, sessions: int = 2, seed: int = 0
 ) -> list[UploadedImage]:
     """A triple for the first session and single fronts after it, one subject per session."""
     uploaded = []
     for session in range(sessions):
-        subject = await client.create_subject(dataset.id, f"subject-{seed}-{session}")
-        ref = paths.SubjectRef(dataset.id, subject.id)
-        batch = await client.create_batch(ref)
         sides = list(Side) if session == 0 else [Side.FRONT]
-        for side in sides:
-            data = face(seed * 100 + session, side.value)
-            source = source_image(data, side)
-            image = await client.upload_image(
-                ref.batch(batch.id), data, side_id=side.side_id, name=source.upload_name
-            )
-            uploaded.append(
-                UploadedImage(
-                    capture_id=f"capture-{seed}-{session}",
-                    subject_key=f"subject-{seed}-{session}",
-                    session_key="2026-01-05",
-                    dataset_id=dataset.id,
-                    subject_id=subject.id,
-                    batch_id=batch.id,
-                    image_id=image.id,
-                    source=source,
-                    uploaded_at=datetime.now(UTC),
-                )
-            )
+        photos = {side: face(seed * 100 + session, side.value) for side in sides}
+        uploaded += await upload_session(client, dataset, f"subject-{seed}-{session}", photos)
     return uploaded
 
 
@@ -477,27 +486,9 @@ async def wait_for(condition: Callable[[], bool], *, within: float = 10.0) -> No
 
 async def upload_landscape(client: HautClient, dataset: Dataset) -> list[UploadedImage]:
     """One front photo with no face in it."""
-    subject = await client.create_subject(dataset.id, "no-face")
-    ref = paths.SubjectRef(dataset.id, subject.id)
-    batch = await client.create_batch(ref)
-    data = render_no_face(5, size=(192, 256))
-    source = source_image(data, Side.FRONT)
-    image = await client.upload_image(
-        ref.batch(batch.id), data, side_id=Side.FRONT.side_id, name=source.upload_name
+    return await upload_session(
+        client, dataset, "no-face", {Side.FRONT: render_no_face(5, size=(192, 256))}
     )
-    return [
-        UploadedImage(
-            capture_id="capture-no-face",
-            subject_key="no-face",
-            session_key="2026-01-05",
-            dataset_id=dataset.id,
-            subject_id=subject.id,
-            batch_id=batch.id,
-            image_id=image.id,
-            source=source,
-            uploaded_at=datetime.now(UTC),
-        )
-    ]
 
 
 @pytest.mark.parametrize("name", WAITERS)
