@@ -1,7 +1,8 @@
 """Real photographs that ship inside packages, and the variants the emulator must cope with.
 
 Portraits: matplotlib's Grace Hopper (``mpl-data/sample_data/grace_hopper.jpg``) and
-scikit-image's astronaut (Eileen Collins); scikit-image's ``lfw_subset`` (100 faces and 100
+scikit-image's astronaut (Eileen Collins); a side view: scikit-image's cameraman, cropped;
+scikit-image's ``lfw_subset`` (100 faces and 100
 non-faces from Labeled Faces in the Wild, 25x25 grey crops, upscaled and framed here).
 Non-faces: scikit-image's photos of things (coffee, a cat, a rocket, coins, the moon, bricks,
 grass, gravel, the Hubble deep field, stained tissue, a retina, a page, text, a horse
@@ -80,6 +81,15 @@ def astronaut() -> Image.Image:
 
 
 PORTRAITS = {"grace_hopper": grace_hopper, "astronaut": astronaut}
+
+
+@cache
+def side_face() -> Image.Image:
+    """scikit-image's cameraman, cropped to his head and shoulders: a face seen from the side."""
+    bundled_file(_skimage_data(), "camera.png")
+    return Image.fromarray(skimage.data.camera()).crop((120, 40, 380, 300)).convert("RGB")
+
+
 # Where the faces are (left, top, right, bottom of brows-to-chin, cheek to cheek), marked by
 # hand on the originals.
 FACES_MARKED = {"grace_hopper": (180, 150, 345, 330), "astronaut": (175, 70, 270, 180)}

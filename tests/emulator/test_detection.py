@@ -29,6 +29,7 @@ from tests.emulator.real_photos import (
     lfw_photos,
     non_face_photos,
     portrait_variants,
+    side_face,
 )
 
 Box = tuple[float, float, float, float]
@@ -79,6 +80,22 @@ def test_real_portraits_are_faces_found_on_the_face(name: str, variant: str) -> 
     marked_centre = ((m_left + m_right) / 2, (m_top + m_bottom) / 2)
     assert math.dist(centre, marked_centre) <= 0.15 * marked_width
     assert 0.75 <= (right - left) / marked_width <= 1.35
+
+
+@pytest.mark.parametrize("mirrored", [False, True], ids=["facing-right", "facing-left"])
+def test_a_face_seen_from_the_side_is_found_by_the_profile_cascade(mirrored: bool) -> None:
+    image = side_face()
+    if mirrored:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    photo = inspect_photo(jpeg(image))
+    assert photo.face_found
+    assert photo.view == "profile"
+    assert photo.face_box is not None
+    left, top, right, bottom = photo.face_box
+    # His face (brow to chin, ear to nose tip), marked by hand in the crop's pixels.
+    m_left, m_top, m_right, m_bottom = (125, 55, 200, 160) if mirrored else (60, 55, 135, 160)
+    assert m_left <= (left + right) / 2 <= m_right
+    assert m_top <= (top + bottom) / 2 <= m_bottom
 
 
 def test_exif_rotated_photos_are_read_upright_in_original_coordinates() -> None:
@@ -150,11 +167,11 @@ def test_the_detector_row_comes_from_the_detection() -> None:
 
 
 def test_most_of_the_lfw_faces_are_found_and_none_of_its_non_faces() -> None:
-    """Every other photo of scikit-image's LFW subset (50 faces, 50 non-faces)."""
+    """Every fourth photo of scikit-image's LFW subset (25 faces, 25 non-faces)."""
     faces, non_faces = lfw_photos()
-    found = sum(inspect_photo(data).face_found for data in faces[::2])
-    false_alarms = sum(inspect_photo(data).face_found for data in non_faces[::2])
-    assert found >= 45  # 99 of all 100 when measured
+    found = sum(inspect_photo(data).face_found for data in faces[::4])
+    false_alarms = sum(inspect_photo(data).face_found for data in non_faces[::4])
+    assert found >= 23  # 99 of all 100 when measured
     assert false_alarms <= 1  # 0 of all 100 when measured
 
 
