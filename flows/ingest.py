@@ -55,6 +55,7 @@ from tasks.uploading import (
     plan,
     upload_captures,
 )
+from tasks.uploading.recovery import recover_from_lake
 from tasks.waiting import ImageResults, ResultWaiter, WebhookAuth, WebhookAuthScheme, make_waiter
 
 UPLOADING_CHUNKS = 2
@@ -81,12 +82,21 @@ def discover_task(options: IngestOptions) -> Discovery:
 
 @task(name="plan", cache_policy=NO_CACHE)
 def plan_task(discovery: Discovery, ledger: Ledger, options: IngestOptions) -> Plan:
-    return plan(
+    # A new ledger first learns from the lake what was analysed already (a lost --state).
+    recovered = recover_from_lake(
+        ledger,
+        Lake(options.lake, options.fs_options()),
+        discovery.captures,
+        dataset=options.dataset,
+        image_kind=ImageKind(options.image_kind),
+    )
+    work = plan(
         discovery,
         ledger,
         dataset=options.dataset,
         allow_duplicates=options.allow_duplicate_photos,
     )
+    return replace(work, recovered=recovered)
 
 
 @task(name="upload-chunk", cache_policy=NO_CACHE)

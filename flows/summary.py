@@ -222,9 +222,12 @@ def _captured_at(capture: Capture) -> str:
 
 
 def run_warnings(summary: RunSummary, options: IngestOptions) -> list[str]:
-    """Every warning of the run's end: :func:`dataset_warnings`, then :func:`lake_warnings`
+    """Every warning of the run's end: a new ledger rebuilt from the lake
+    (:mod:`tasks.uploading.recovery`), :func:`dataset_warnings`, then :func:`lake_warnings`
     (which reads the lake: called once per run, by :func:`with_warnings`)."""
-    return dataset_warnings(summary, options) + lake_warnings(summary, options)
+    recovered = summary.plan.recovered if summary.plan is not None else None
+    recovery = [recovered.message(redact(options.lake))] if recovered and recovered.captures else []
+    return recovery + dataset_warnings(summary, options) + lake_warnings(summary, options)
 
 
 async def with_warnings(summary: RunSummary, options: IngestOptions) -> RunSummary:

@@ -396,6 +396,12 @@ class Ledger:
         with self.engine.connect() as connection:
             return [uploaded_image(row) for row in connection.execute(query).mappings()]
 
+    def holds_captures(self) -> bool:
+        """Whether any capture was ever recorded here (False: a new or emptied ledger)."""
+        with self.engine.connect() as connection:
+            found = connection.execute(select(t.captures.c.capture_id).limit(1)).first()
+        return found is not None
+
     def photos_by_content(self, sha256s: Iterable[str]) -> dict[str, list[AnalysedPhoto]]:
         """Where photos with these contents were recorded for the API, by sha256, oldest
         first: every image recorded but those the API refused."""

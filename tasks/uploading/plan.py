@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.captures import Capture, Discovery, QuarantinedFile, QuarantineReason, Side
 from tasks.ledger import (
@@ -34,6 +34,7 @@ from tasks.ledger import (
     Ledger,
     rejected_version,
 )
+from tasks.uploading.recovery import Recovery
 
 CHANGED_FIX = (
     "this session was already uploaded with other photos: to analyse the new photos, move them "
@@ -59,6 +60,8 @@ class Plan:
     duplicates: tuple[QuarantinedFile, ...] = ()
     """DUPLICATE_PHOTO: one record per file of a new or resumed capture whose content was met
     before; those captures are in neither ``new`` nor ``resume``."""
+    recovered: Recovery = field(default_factory=Recovery)
+    """What a new ledger took from the lake before planning (see :mod:`.recovery`)."""
 
     @property
     def to_upload(self) -> tuple[Capture, ...]:
