@@ -41,6 +41,7 @@ from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
 from tasks.backfill.write import BackfillWriter
 from tasks.lake import Lake, RunRecord, create_views, run_rows
 from tasks.lake.provenance import check_one_kind_of_service
+from tasks.lake.run_history import record_died_runs
 from tasks.ledger import Ledger
 from tasks.ledger.location import existing_ledger
 from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
@@ -227,6 +228,8 @@ async def backfill(options: BackfillOptions = BackfillOptions()) -> BackfillSumm
         )
     try:
         with ledger.run_lock(run_id):
+            record_died_runs(lake, ledger.unfinished_runs)
+            ledger.forget_runs(ledger.unfinished_runs)
             summary = await _run(options, lake, ledger, run_id, started)
     finally:
         ledger.close()

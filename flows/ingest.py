@@ -41,6 +41,7 @@ from tasks import progress
 from tasks.discovery import discover
 from tasks.lake import BufferedLakeWriter, Lake, RunRecord, create_views, quarantine_rows, run_rows
 from tasks.lake.provenance import check_one_kind_of_service
+from tasks.lake.run_history import record_died_runs
 from tasks.ledger import Ledger
 from tasks.ledger.location import open_ledger
 from tasks.progress import Stage
@@ -82,10 +83,15 @@ def discover_task(options: IngestOptions) -> Discovery:
 
 @task(name="plan", cache_policy=NO_CACHE)
 def plan_task(discovery: Discovery, ledger: Ledger, options: IngestOptions) -> Plan:
+    lake = Lake(options.lake, options.fs_options())
+    if not options.dry_run:  # a dry run writes no lake: the next real run reports them
+        for run_id in record_died_runs(lake, ledger.unfinished_runs):
+            get_run_logger().warning("Run %s had died: its runs row now says so", run_id)
+        ledger.forget_runs(ledger.unfinished_runs)
     # A new ledger first learns from the lake what was analysed already (a lost --state).
     recovered = recover_from_lake(
         ledger,
-        Lake(options.lake, options.fs_options()),
+        lake,
         discovery.captures,
         dataset=options.dataset,
         image_kind=ImageKind(options.image_kind),

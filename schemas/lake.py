@@ -285,9 +285,10 @@ RUNS = _spec(
     column(
         "status",
         pa.string(),
-        "running (or died: no later row), completed, completed_with_quarantine (files set "
-        "aside), completed_with_findings (photos the service could not analyse), incomplete "
-        "(images pending or failed), failed (the run stopped)",
+        "running, died (killed or crashed: so marked by the next run on its ledger), "
+        "completed, completed_with_quarantine (files set aside), completed_with_findings "
+        "(photos the service could not analyse), incomplete (images pending or failed), "
+        "failed (the run stopped)",
     ),
     column("files_seen", pa.int64(), "Files found under the source"),
     column("captures_discovered", pa.int64(), "Usable captures found"),

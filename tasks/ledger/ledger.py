@@ -76,6 +76,8 @@ class Ledger:
         self.url = make_url(url)
         self.engine = make_engine(self.url)
         self._memory_lock = threading.Lock()
+        self.unfinished_runs: list[str] = []
+        """Runs that held the run lock before the current holder and never ended."""
         with self._transaction() as connection:
             self.schema_version = t.migrate(connection)
 
@@ -91,11 +93,47 @@ class Ledger:
     def close(self) -> None:
         self.engine.dispose()
 
-    def run_lock(self, owner: str) -> AbstractContextManager[None]:
+    @contextmanager
+    def run_lock(self, owner: str) -> Iterator[None]:
         """Hold the ledger for one run (``owner``: the run id, shown to a refused run).
 
-        Raises LedgerBusyError at once if another run, in any process, holds it.
+        Raises LedgerBusyError at once if another run, in any process, holds it. While held,
+        the run is recorded in the ledger; runs recorded by earlier holders that never ended
+        (killed, crashed) are then in :attr:`unfinished_runs`, for the run to report.
         """
+        with self._lock(owner):
+            self.unfinished_runs = self._begin_run(owner)
+            try:
+                yield
+            finally:
+                self._end_run(owner)
+
+    def _begin_run(self, run_id: str) -> list[str]:
+        """Record ``run_id`` as holding the lock; the earlier holders that never ended."""
+        with self._transaction() as connection:
+            earlier = (
+                connection.execute(
+                    select(t.runs.c.run_id)
+                    .where(t.runs.c.run_id != run_id)
+                    .order_by(t.runs.c.started_at)
+                )
+                .scalars()
+                .all()
+            )
+            connection.execute(t.runs.delete().where(t.runs.c.run_id == run_id))
+            connection.execute(t.runs.insert().values(run_id=run_id))
+        return list(earlier)
+
+    def _end_run(self, run_id: str) -> None:
+        self.forget_runs([run_id])
+
+    def forget_runs(self, run_ids: Sequence[str]) -> None:
+        """Drop these runs' records: ended, or reported as unfinished (a dry run reports
+        nothing, so the unfinished ones wait for a run that does)."""
+        with self._transaction() as connection:
+            connection.execute(t.runs.delete().where(t.runs.c.run_id.in_(list(run_ids))))
+
+    def _lock(self, owner: str) -> AbstractContextManager[None]:
         ledger = repr(self)
         backend = self.url.get_backend_name()
         if backend == "postgresql":

@@ -108,6 +108,15 @@ schema_versions = Table(
     Column("applied_at", UtcDateTime, nullable=False, default=utc_now),
 )
 
+runs = Table(
+    "ledger_runs",
+    metadata,
+    # A run holding the run lock is recorded here until it ends; a row left behind is a run
+    # that was killed or crashed, which the next run to take the lock reports as such.
+    Column("run_id", String(64), primary_key=True),
+    Column("started_at", UtcDateTime, nullable=False, default=utc_now),
+)
+
 datasets = Table(
     "ledger_datasets",
     metadata,
@@ -205,10 +214,15 @@ def _index_images_by_content(connection: Connection) -> None:
     sha256_index.create(connection, checkfirst=True)
 
 
+def _record_runs(connection: Connection) -> None:
+    runs.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "index images by sha256: a photo met again is found at once", _index_images_by_content
     ),
+    Migration(3, "runs holding the run lock: a killed run is known as such", _record_runs),
 )
 """Steps after version 1, oldest first (e.g. ``conn.execute(text("ALTER TABLE ..."))``)."""
 

@@ -162,16 +162,17 @@ def test_a_run_killed_twice_resumes_without_duplicates(
     assert_lake_complete(con, stats, no_face=SAMPLE_NO_FACE)
     assert scalar(con, "SELECT count(*) FROM batches") == SAMPLE_CAPTURES
     assert scalar(con, "SELECT count(*) FROM subjects") == SAMPLE_SUBJECTS
-    # the killed runs are in the manifest as they died; the last one only finished their work
+    # the killed runs are in the manifest as died (each marked by the run after it); the last
+    # one only finished their work
     runs = con.execute(
         "SELECT status, images_uploaded, images_complete + images_no_face FROM runs"
     ).fetchall()
     assert sorted(status for status, _, _ in runs) == [
         "completed_with_quarantine",
-        "running",
-        "running",
+        "died",
+        "died",
     ]
-    ((uploaded_last, settled_last),) = [(u, c) for s, u, c in runs if s != "running"]
+    ((uploaded_last, settled_last),) = [(u, c) for s, u, c in runs if s != "died"]
     assert uploaded_last == in_doubt
     # every photo not yet in the lake was awaited and written by the last run
     assert SAMPLE_IMAGES - images_written_before <= settled_last <= SAMPLE_IMAGES
