@@ -1,4 +1,4 @@
-"""A lost ledger rebuilt from the lake, so a new ``--state`` never re-analyses what was done.
+"""A lost ledger rebuilt from the lake or the API, so a new ``--state`` never re-analyses.
 
 The ledger is what makes each photo go up once. When it is lost or moved (a new machine, a
 deleted folder, another ``--state``) while the lake is kept, every photo would look new and be
@@ -11,6 +11,11 @@ Only a ledger that has never recorded a capture is rebuilt (an existing one is t
 only captures discovered again with the same identity (same keys, same photo contents) and
 dataset: what the run is about to plan. The dataset of an image is named by the run that wrote
 it (``runs.options_json``).
+
+When the lake is gone too, the API still knows: :func:`recover_from_api` looks, for a new
+ledger, for each capture about to go up, for a subject of its name in the dataset holding a
+batch with exactly its images (the image names are content-derived). Those are recorded as
+uploaded and awaiting results, so the run reads their results instead of analysing them again.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 import pyarrow.dataset as ds
 
+from haut.client import HautClient
+from haut.paths import SubjectRef
 from haut.redaction import get_logger
 from schemas.captures import Capture, ImageKind, Side
 from schemas.lake import table_spec
@@ -54,6 +61,8 @@ class Recovery:
     images: int = 0
     pending: int = 0
     """Of ``images``: results not yet in the lake; the next ingest collects them."""
+    ledger_was_new: bool = False
+    """The ledger had recorded no capture before this run (so :func:`recover_from_api` looks)."""
 
     def message(self, lake_url: str) -> str:
         return (
@@ -80,13 +89,13 @@ def recover_from_lake(
         return Recovery()
     images = _lake_images(lake, {c.capture_id for c in captures})
     if not images:
-        return Recovery()
+        return Recovery(ledger_was_new=True)
     datasets = _dataset_names(lake, {row["run_id"] for row in images})
     by_capture: dict[str, dict[Side, dict[str, Any]]] = {}
     for row in images:
         if datasets.get(row["run_id"]) == dataset:
             by_capture.setdefault(row["capture_id"], {})[Side(row["side"])] = row
-    recovered = Recovery()
+    recovered = Recovery(ledger_was_new=True)
     for capture in captures:
         rows = by_capture.get(capture.capture_id, {})
         if _same_photos(capture, rows):
@@ -95,6 +104,7 @@ def recover_from_lake(
                 recovered.captures + 1,
                 recovered.images + len(rows),
                 recovered.pending + pending,
+                ledger_was_new=True,
             )
     if recovered.captures:
         log.warning("%s", recovered.message(lake.url))
@@ -173,3 +183,61 @@ def _record(
     if pending:
         ledger.set_image_state(pending, ImageState.PENDING, "recovered from the lake: pending")
     return len(pending)
+
+
+async def recover_from_api(
+    client: HautClient,
+    ledger: Ledger,
+    captures: Sequence[Capture],
+    *,
+    dataset: str,
+    dataset_id: str,
+    image_kind: ImageKind,
+) -> list[Capture]:
+    """Record the ``captures`` the API already holds in ``dataset`` (see the module); returns
+    them. The caller uploads the others and awaits these as carried over.
+
+    One call lists the dataset's subjects; then only subjects named like a capture's are read
+    (their batches and images), so a new ledger on a dataset of other people costs one call.
+    """
+    wanted = {capture.subject_key for capture in captures}
+    subjects = {s.name: s.id for s in await client.list_subjects(dataset_id) if s.name in wanted}
+    if not subjects:
+        return []
+    at_the_api: dict[str, dict[frozenset[str], tuple[str, dict[str, str]]]] = {}
+    for key, subject_id in subjects.items():
+        ref = SubjectRef(dataset_id, subject_id)
+        batches = at_the_api.setdefault(key, {})
+        for batch in await client.list_batches(ref):
+            images = await client.list_images(ref.batch(batch.id))
+            names = {image.name: image.id for image in images if image.name}
+            batches[frozenset(names)] = (batch.id, names)
+    recovered = []
+    for capture in captures:
+        found = at_the_api.get(capture.subject_key, {})
+        match = found.get(frozenset(image.upload_name for image in capture.images))
+        if match is None:
+            continue
+        batch_id, ids = match
+        rows = {
+            image.side: {
+                "dataset_id": dataset_id,
+                "subject_id": subjects[capture.subject_key],
+                "batch_id": batch_id,
+                "image_id": ids[image.upload_name],
+                "uploaded_at": None,
+                "status": "pending",
+            }
+            for image in capture.images
+        }
+        _record(ledger, capture, rows, dataset=dataset, image_kind=image_kind)
+        recovered.append(capture)
+    if recovered:
+        log.warning(
+            "the ledger was new, but dataset %r at the service already holds %d of the "
+            "discovered captures: they were recorded from it and their results are read, not "
+            "analysed again",
+            dataset,
+            len(recovered),
+        )
+    return recovered
