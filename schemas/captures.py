@@ -132,6 +132,9 @@ class QuarantineReason(StrEnum):
     OUTSIDE_LAYOUT = "outside_layout"
     UNREADABLE = "unreadable"
     """A file or folder that cannot be read."""
+    NOT_A_FILE = "not_a_file"
+    """A path where a photo should be that is no regular file: a folder named like a photo, a
+    named pipe (FIFO), a socket or a device. It is never opened."""
     BAD_MANIFEST_ROW = "bad_manifest_row"
     CHANGED_AFTER_UPLOAD = "changed_after_upload"
     """Set by the planner: same capture key, different bytes than what was uploaded."""

@@ -10,13 +10,18 @@ What is skipped without a quarantine record (still counted in ``files_seen``): h
 OS clutter (``.DS_Store``, ``._front.jpg``, ``Thumbs.db``), and files outside session folders
 whose names do not claim a photo (``README.md``, the manifest itself). A file whose extension
 claims a photo, and any file inside a session folder, is always either used or quarantined.
+
+Nothing hangs it: only regular files are opened (a pipe, socket or device named like a photo is
+quarantined as not a file), and a read that gives no data for ``read_timeout`` seconds is given
+up and its file quarantined as unreadable. Nothing outside the source is read through a
+manifest unless ``allow_outside_source`` says so.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import groupby
 from typing import Any
@@ -27,12 +32,15 @@ from fsspec.core import url_to_fs
 from schemas.captures import Capture, Discovery, ImageKind, QuarantinedFile, QuarantineReason
 from tasks.discovery.candidates import Candidate, sort_by_layout
 from tasks.discovery.capture_time import CaptureTime, TimeSource, choose
+from tasks.discovery.entries import EntryKind, entry_problem, kind_of
 from tasks.discovery.errors import SourceError
-from tasks.discovery.image_file import CheckedImage, Problem, check_image, check_size
+from tasks.discovery.image_file import CheckedImage, Problem, Readable, check_image, check_size
 from tasks.discovery.layout import DEFAULT_LAYOUT, FolderLayout
 from tasks.discovery.listing import list_files
 from tasks.discovery.manifest_source import sort_by_manifest
 from tasks.discovery.sessions import SessionFile, build_session
+from tasks.discovery.watchdog import Progress, map_watched
+from tasks.fs import is_local
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +49,9 @@ MAX_BYTES = 30 * 2**20
 CHECK_WORKERS = 8
 """Files read and decoded at once: bucket reads wait on the network, decoding frees the GIL."""
 READ_BLOCK = 4 << 20
+READ_TIMEOUT = 60.0
+"""Seconds a photo's read may go without getting any data before it is given up: long enough
+for a slow bucket or share, short enough that a stalled one does not hold the run."""
 
 
 def discover(
@@ -51,8 +62,14 @@ def discover(
     image_kind: ImageKind = ImageKind.SELFIE,
     max_bytes: int = MAX_BYTES,
     layout: FolderLayout = DEFAULT_LAYOUT,
+    read_timeout: float = READ_TIMEOUT,
+    allow_outside_source: bool = False,
 ) -> Discovery:
     """Find the captures under ``source``; quarantine whatever cannot be uploaded.
+
+    ``read_timeout``: seconds a file's read may go without data before the file is quarantined
+    as unreadable. ``allow_outside_source``: manifest rows may name files outside ``source``
+    (``../``, absolute paths, other URLs); by default such rows are bad rows.
 
     Raises SourceError when ``source`` does not exist or cannot be listed, and ManifestError
     when ``manifest`` cannot be read or lacks a required column.
@@ -69,9 +86,15 @@ def discover(
         found = sort_by_layout(fs, listing.files, layout)
     else:
         found = sort_by_manifest(
-            fs, root, listing.files, manifest, storage_options, layout.side_words
+            fs,
+            root,
+            listing.files,
+            manifest,
+            storage_options,
+            layout.side_words,
+            allow_outside_source=allow_outside_source,
         )
-    checked = check_all(found.candidates, max_bytes)
+    checked = check_all(found.candidates, max_bytes, read_timeout)
     captures, held = group_sessions(checked, image_kind)
     quarantined = [*listing.unreadable, *found.quarantined, *held]
     return Discovery(
@@ -101,25 +124,46 @@ def open_source(
             f"source {source} {what}. Fix: give the folder that holds one folder per subject "
             "(<source>/<subject>/<session>/front.jpg)"
         )
-    return fs, root.rstrip("/") or root
+    root = root.rstrip("/") or root
+    # One spelling of the root (``a/../src`` is ``src``), so manifest paths compare with it.
+    return fs, posixpath.normpath(root) if is_local(fs) else root
 
 
-def check_all(candidates: Sequence[Candidate], max_bytes: int) -> list[SessionFile]:
-    """Check every candidate (a few at a time), in the candidates' order."""
+def check_all(
+    candidates: Sequence[Candidate], max_bytes: int, read_timeout: float = READ_TIMEOUT
+) -> list[SessionFile]:
+    """Check every candidate (a few at a time), in the candidates' order; a read that stalls
+    for ``read_timeout`` seconds is given up and its file quarantined as unreadable."""
     if not candidates:
         return []
     discovered_at = datetime.now(UTC)
-    with ThreadPoolExecutor(max_workers=min(CHECK_WORKERS, len(candidates))) as pool:
-        return list(pool.map(lambda c: check(c, max_bytes, discovered_at), candidates))
+    return map_watched(
+        lambda candidate, progress: check(candidate, max_bytes, discovered_at, progress),
+        candidates,
+        workers=CHECK_WORKERS,
+        stall_after=read_timeout,
+        stalled=lambda candidate: _session_file(candidate, _stalled(candidate, read_timeout)),
+    )
 
 
-def check(candidate: Candidate, max_bytes: int, discovered_at: datetime) -> SessionFile:
-    """Read, hash and decode one candidate; date it if it is usable."""
-    too_small_or_large = check_size(candidate.name, candidate.info.get("size"), max_bytes)
-    outcome = too_small_or_large or _read(candidate, max_bytes)
+def check(
+    candidate: Candidate,
+    max_bytes: int,
+    discovered_at: datetime,
+    progress: Progress = lambda: None,
+) -> SessionFile:
+    """Read, hash and decode one candidate (calling ``progress`` as it reads); date it if it is
+    usable."""
+    outcome = _not_a_file(candidate) or _read(candidate, max_bytes, progress)
     captured = None
     if isinstance(outcome, CheckedImage):
         captured = _capture_time(candidate, outcome, discovered_at)
+    return _session_file(candidate, outcome, captured)
+
+
+def _session_file(
+    candidate: Candidate, outcome: CheckedImage | Problem, captured: CaptureTime | None = None
+) -> SessionFile:
     return SessionFile(
         uri=candidate.uri,
         name=candidate.name,
@@ -132,10 +176,25 @@ def check(candidate: Candidate, max_bytes: int, discovered_at: datetime) -> Sess
     )
 
 
-def _read(candidate: Candidate, max_bytes: int) -> CheckedImage | Problem:
+def _not_a_file(candidate: Candidate) -> Problem | None:
+    # What the listing saw stands (a link to a folder holding it is a loop only to the walk);
+    # a file is looked at again, as it may have been swapped for a pipe since.
+    if candidate.kind is not EntryKind.FILE:
+        return entry_problem(candidate.name, candidate.kind, candidate.info)
+    try:
+        kind = kind_of(candidate.fs, candidate.path, candidate.info)
+    except OSError:
+        return None  # cannot look: the read says why, with its fix
+    return entry_problem(candidate.name, kind, candidate.info)
+
+
+def _read(candidate: Candidate, max_bytes: int, progress: Progress) -> CheckedImage | Problem:
+    too_large = check_size(candidate.name, candidate.info.get("size"), max_bytes)
+    if too_large is not None:
+        return too_large
     try:
         with candidate.fs.open(candidate.path, "rb", block_size=READ_BLOCK) as stream:
-            return check_image(candidate.name, stream, max_bytes)
+            return check_image(candidate.name, _Reporting(stream, progress), max_bytes)
     except Exception as error:  # any failure to read one file quarantines that file only
         logger.debug("cannot read %s", candidate.name, exc_info=True)
         return Problem(
@@ -144,6 +203,29 @@ def _read(candidate: Candidate, max_bytes: int) -> CheckedImage | Problem:
             "give the user running hautflow permission to read it (or restore the file), "
             "then run again",
         )
+
+
+class _Reporting:
+    """A stream that tells the watchdog each time a read returns."""
+
+    def __init__(self, stream: Readable, progress: Progress) -> None:
+        self._stream = stream
+        self._progress = progress
+
+    def read(self, size: int = -1, /) -> bytes:
+        chunk = self._stream.read(size)
+        self._progress()
+        return chunk
+
+
+def _stalled(candidate: Candidate, read_timeout: float) -> Problem:
+    return Problem(
+        QuarantineReason.UNREADABLE,
+        f"{candidate.name} cannot be read: it gave no data for {read_timeout:g} seconds (a drive, "
+        "share or bucket that stopped answering, or a file that is no regular file)",
+        "check that the drive, share or bucket answers (or copy the photo to a local disk), "
+        "then run again",
+    )
 
 
 def _capture_time(

@@ -12,7 +12,7 @@ import hashlib
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from PIL import Image, UnidentifiedImageError
 
@@ -28,6 +28,12 @@ _HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 """Pillow's decompression-bomb threshold (about 89 megapixels): larger is refused unread."""
 CONVERT_FIX = "convert it to JPEG (or PNG) and put the converted file in its place"
+
+
+class Readable(Protocol):
+    """What checking needs of a file: reading it forward (a local file, a bucket object...)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,7 @@ def _too_large(name: str, size: int, max_bytes: int, *, whole: bool = True) -> P
     )
 
 
-def check_image(name: str, stream: IO[bytes], max_bytes: int) -> CheckedImage | Problem:
+def check_image(name: str, stream: Readable, max_bytes: int) -> CheckedImage | Problem:
     """Read ``stream`` once, hash it and decode it; ``name`` is only for messages."""
     digest = hashlib.sha256()
     size = 0

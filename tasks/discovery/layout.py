@@ -9,6 +9,7 @@ differently shaped tree is one more :class:`FolderLayout` or :class:`SideWords`,
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -59,6 +60,15 @@ IMAGE_EXTENSIONS = frozenset(
 
 SYSTEM_FILES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r"})
 """Operating-system clutter that sits beside photos and is never one."""
+
+
+def key_of(name: str) -> str:
+    """A subject or session key from a folder name or a manifest cell, in one spelling (NFC).
+
+    "José" typed with a precomposed é and with e + a combining accent look the same and are one
+    subject; macOS writes folder names decomposed, most keyboards compose them.
+    """
+    return unicodedata.normalize("NFC", name)
 
 
 def extension(file_name: str) -> str:
@@ -115,10 +125,10 @@ class FolderLayout:
         """Place a file given its path parts below the root (the last part is its name)."""
         folders = parts[:-1]
         if len(folders) < 2:
-            subject = folders[0] if folders else None
+            subject = key_of(folders[0]) if folders else None
             return Location(Placement.ABOVE, subject_key=subject)
         placement = Placement.SESSION if len(folders) == 2 else Placement.BELOW
-        return Location(placement, subject_key=folders[0], session_key=folders[1])
+        return Location(placement, subject_key=key_of(folders[0]), session_key=key_of(folders[1]))
 
 
 DEFAULT_LAYOUT = FolderLayout()

@@ -1,10 +1,12 @@
 """The manifest CSV: for folders that do not follow the layout, one row per photo says what it is.
 
 Columns (header row required, any order, any case): ``path`` (relative to the source, or an
-absolute path or URL), ``subject``, ``session`` — required; ``side`` (a side word or side id
-1/2/3; blank: read from the file name), ``light`` (light id, blank: 1), ``captured_at`` (ISO 8601
-date or time, naive means UTC; blank: EXIF, session-name date, file time) — optional. A row that
-cannot be used becomes a :class:`BadRow` naming its line; the others still count.
+absolute path or URL inside it), ``subject``, ``session`` (both Unicode-normalised, NFC) —
+required; ``side`` (a side word or side id 1/2/3; blank: read from the file name), ``light``
+(light id, blank: 1), ``captured_at`` (ISO 8601 date or time, naive means UTC; blank: EXIF,
+session-name date, file time) — optional. A row that cannot be used becomes a :class:`BadRow`
+naming its line; the others still count. Where a path points, and whether two rows name one
+file, is for :mod:`~tasks.discovery.manifest_source` to say: it takes the source into account.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import IO
 from schemas.captures import Side
 from tasks.discovery.capture_time import parse_given
 from tasks.discovery.errors import ManifestError
-from tasks.discovery.layout import DEFAULT_SIDE_WORDS, SideWords
+from tasks.discovery.layout import DEFAULT_SIDE_WORDS, SideWords, key_of
 
 REQUIRED_COLUMNS = ("path", "subject", "session")
 OPTIONAL_COLUMNS = ("side", "light", "captured_at")
@@ -70,21 +72,12 @@ def read_manifest(
     reader.fieldnames = header
     rows: list[ManifestRow] = []
     bad: list[BadRow] = []
-    seen: dict[str, int] = {}
     for line, cells in _numbered(reader):
         path = (cells.get("path") or "").strip() or None
         try:
-            row = _row(line, cells, side_words)
-            if row.path in seen:
-                raise _RowError(
-                    f"{row.path} is already listed on line {seen[row.path]}",
-                    "list each photo once; delete one of the two rows",
-                )
+            rows.append(_row(line, cells, side_words))
         except _RowError as error:
             bad.append(BadRow(line, path, f"{name} line {line}: {error.detail}", error.fix))
-            continue
-        seen[row.path] = line
-        rows.append(row)
     return rows, bad
 
 
@@ -106,8 +99,8 @@ def _row(line: int, cells: dict[str | None, str], side_words: SideWords) -> Mani
     return ManifestRow(
         line=line,
         path=values["path"],
-        subject_key=values["subject"],
-        session_key=values["session"],
+        subject_key=key_of(values["subject"]),
+        session_key=key_of(values["session"]),
         side=_side(values.get("side", ""), side_words),
         light_id=_light(values.get("light", "")),
         captured_at=_captured_at(values.get("captured_at", "")),

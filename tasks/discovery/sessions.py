@@ -3,9 +3,10 @@
 A selfie batch is one front image, or front + right + left (vendor guide); skin and visia
 batches hold exactly one image. A session is uploaded whole or not at all: when its shape is
 wrong (no front, two images for a side, more than three, a triple missing a side), one of its
-photos is unusable, or one names no side, every photo of it is quarantined — the broken file
-with its own reason, the usable ones with the session's reason and a detail saying they are
-fine but held back. Uploading part of a triple would make the completed triple look like a
+photos is unusable, one names no side, or an entry of it cannot be read at all (it may be one of
+its photos: a link loop, a file without permission), every photo of it is quarantined — the
+broken file with its own reason, the usable ones with the session's reason and a detail saying
+they are fine but held back. Uploading part of a triple would make the completed triple look like a
 changed capture later; holding the session lets a fixed folder upload as one new capture on
 the next run.
 """
@@ -51,6 +52,12 @@ class SessionFile:
         """Decodes as a usable image, or its name says it is a photo (so it shapes the session)."""
         return isinstance(self.outcome, CheckedImage) or claims_image(self.name)
 
+    @property
+    def is_unreadable(self) -> bool:
+        """Could not be read: whatever its name, it may be one of the session's photos."""
+        problem = self.outcome
+        return isinstance(problem, Problem) and problem.reason is QuarantineReason.UNREADABLE
+
 
 @dataclass(frozen=True)
 class SessionResult:
@@ -81,10 +88,12 @@ def build_session(
         return SessionResult(None, out.records())
     shape = _shape_problem(f"{subject_key}/{session_key}", sided, kind)
     broken = [p for p in sided if isinstance(p.outcome, Problem)]
+    broken += [f for f in files if not f.is_photo and f.is_unreadable]
     if shape is None and not broken and not unsided:
         return SessionResult(_capture(subject_key, session_key, sided, kind), out.records())
-    # A photo without a side word may be this session's right or left: uploading the rest now
-    # would make the completed session look changed once the user renames it.
+    # A photo without a side word may be this session's right or left (and so may an entry that
+    # cannot be read): uploading the rest now would make the completed session look changed once
+    # the user fixes it.
     held = shape or (_held_for(broken[0]) if broken else _held_for_unsided(unsided[0]))
     for photo in sided:
         out.own(photo, fallback=_held_back(photo, held))

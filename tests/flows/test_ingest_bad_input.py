@@ -9,6 +9,7 @@ own protocol) that denies listing it, as a permission error would.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ from tests.flows.support import (
     assert_each_photo_uploaded_once,
     assert_lake_complete,
     run_flow,
+    scalar,
     write_capture,
 )
 
@@ -35,6 +37,7 @@ pytestmark = pytest.mark.server
 HERE = {"unreadable": 1, "bad_manifest_row": 2, "rejected_by_api": 1}
 IN_THE_RERUN_TESTS = {"changed_after_upload"}
 IN_THE_FINDINGS_TESTS = {"duplicate_photo"}  # test_ingest_findings.py
+IN_THE_NOT_A_FILE_TEST = {"not_a_file"}  # test_a_pipe_or_a_folder_named_like_a_photo_...
 
 
 class RefusingLocal(LocalFileSystem):
@@ -112,6 +115,7 @@ def test_unreadable_folders_bad_rows_and_refused_photos_are_quarantined(
 def test_every_bad_input_kind_is_covered_end_to_end() -> None:
     """A new quarantine reason needs an end-to-end case here, in the sample, or in a rerun."""
     covered = set(SAMPLE_QUARANTINE) | set(HERE) | IN_THE_RERUN_TESTS | IN_THE_FINDINGS_TESTS
+    covered |= IN_THE_NOT_A_FILE_TEST
     assert covered == {reason.value for reason in QuarantineReason}
 
 
@@ -134,3 +138,36 @@ def test_a_dangling_link_is_unreadable_not_empty(tmp_path: Path, emulator: Emula
 
     assert summary.record.images_uploaded == 1
     assert [(q.uri, q.reason.value) for q in summary.quarantined] == [(str(link), "unreadable")]
+
+
+@pytest.mark.timeout(60, method="thread")  # an open() blocked on a pipe ignores the signal method
+def test_a_pipe_or_a_folder_named_like_a_photo_is_not_a_file(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """A named pipe (FIFO) and an empty folder where photos should be: set aside unopened, with
+    the fix, and the run ends; the rest of the folder goes up."""
+    photos = tmp_path / "photos"
+    write_capture(photos, "amy", "2026-01-05", 1, triple=False)
+    pipe = photos / "ben" / "2026-01-05" / "front.jpg"
+    pipe.parent.mkdir(parents=True)
+    os.mkfifo(pipe)
+    folder = photos / "cal" / "2026-01-05" / "front.jpg"
+    folder.mkdir(parents=True)
+    options = IngestOptions(
+        source=str(photos),
+        lake=str(tmp_path / "lake"),
+        state_dir=str(tmp_path / "state"),
+        api_url=emulator.url,
+    )
+
+    summary = run_flow(options)
+
+    assert summary.record.images_uploaded == 1
+    assert sorted((q.uri, q.reason.value) for q in summary.quarantined) == [
+        (str(pipe), "not_a_file"),
+        (str(folder), "not_a_file"),
+    ]
+    assert all(q.fix for q in summary.quarantined)
+    con = connect(options.lake)
+    assert scalar(con, "SELECT count(*) FROM quarantine WHERE reason = 'not_a_file'") == 2
+    con.close()

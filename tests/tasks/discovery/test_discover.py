@@ -264,3 +264,21 @@ def test_file_urls_work_like_paths(tmp_path: Path) -> None:
     by_path = discover(str(tmp_path / "src"))
     by_url = discover((tmp_path / "src").as_uri())
     assert by_url.captures == by_path.captures
+
+
+COMPOSED, DECOMPOSED = "Jos\u00e9", "Jose\u0301"  # "José" as most keyboards and as macOS write it
+
+
+def test_a_folder_name_in_either_unicode_spelling_is_one_subject(tmp_path: Path) -> None:
+    files = {
+        f"{COMPOSED}/caf\u00e9/front.jpg": photo(1),
+        f"{DECOMPOSED}/cafe\u0301/right.jpg": photo(2),
+        f"{DECOMPOSED}/cafe\u0301/left.jpg": photo(3),
+        f"{DECOMPOSED}/s2/front.jpg": photo(4),
+    }
+    found = run(tmp_path, files)
+    assert [(c.subject_key, c.session_key, len(c.images)) for c in found.captures] == [
+        (COMPOSED, "caf\u00e9", 3),
+        (COMPOSED, "s2", 1),
+    ]
+    assert found.quarantined == ()

@@ -77,12 +77,90 @@ def test_a_manifest_inside_the_source_is_not_a_photo(tmp_path: Path) -> None:
     assert (found.quarantined, found.files_seen) == ((), 2)
 
 
-def test_the_same_path_twice_is_a_bad_row() -> None:
-    text = "path,subject,session\na.jpg,a,s\na.jpg,a,t\n"
-    rows, bad = read_manifest(io.StringIO(text), "m.csv")
-    assert [r.line for r in rows] == [2]
-    assert [(b.line, b.path) for b in bad] == [(3, "a.jpg")]
-    assert "already listed on line 2" in bad[0].detail
+def test_one_file_listed_twice_in_any_spelling_is_a_bad_row(tmp_path: Path) -> None:
+    src = write_local(tmp_path / "src", {"p.jpg": photo(1), "x/q.jpg": photo(2)})
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,subject,session,side\n"
+        "p.jpg,alice,s1,front\n"
+        "p.jpg,bob,s1,front\n"
+        "./p.jpg,carol,s1,front\n"
+        "x/../p.jpg,dan,s1,front\n"
+        f"{src}//p.jpg,erin,s1,front\n"
+        f"{src.as_uri()}/x/./../p.jpg,fay,s1,front\n"
+        "x//q.jpg,gus,s1,front\n"
+    )
+    found = discover(str(src), manifest=str(manifest))
+    # One file, analysed once: not once per spelling (nor once per subject).
+    assert [(c.key, c.images[0].uri) for c in found.captures] == [
+        ("alice/s1", str(src / "p.jpg")),
+        ("gus/s1", str(src / "x/q.jpg")),
+    ]
+    assert [(q.uri, q.reason) for q in found.quarantined] == [
+        (str(src / "p.jpg"), R.BAD_MANIFEST_ROW)
+    ] * 5
+    details = sorted(q.detail for q in found.quarantined)
+    assert details[0] == f"{manifest} line 3: p.jpg is already listed on line 2"
+    assert details[1] == f"{manifest} line 4: ./p.jpg is already listed on line 2 (as p.jpg)"
+    assert all(
+        q.fix == "list each photo once; delete one of the two rows" for q in found.quarantined
+    )
+    assert found.files_seen == 2
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../outside.jpg",
+        "dump/../../outside.jpg",
+        "{tmp}/outside.jpg",
+        "file://{tmp}/outside.jpg",
+        "{tmp}/src/../outside.jpg",
+        "s3://bucket/outside.jpg",
+        "http://127.0.0.1:9/outside.jpg",
+    ],
+)
+def test_a_row_leading_outside_the_source_is_refused_unread(tmp_path: Path, path: str) -> None:
+    src = write_local(tmp_path / "src", {"dump/0001.jpg": photo(1)})
+    (tmp_path / "outside.jpg").write_bytes(photo(2))
+    path = path.format(tmp=tmp_path)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,subject,session,side\ndump/0001.jpg,a,s,f\n{path},b,s,f\n")
+
+    found = discover(str(src), manifest=str(manifest))
+
+    assert [c.key for c in found.captures] == ["a/s"]
+    (refused,) = found.quarantined
+    assert refused.reason is R.BAD_MANIFEST_ROW
+    assert refused.detail == f"{manifest} line 3: {path} is outside the source folder {src}"
+    assert "relative to the source folder" in refused.fix
+    assert "--allow-outside-source" in refused.fix
+    assert found.files_seen == 1
+
+
+def test_rows_outside_the_source_are_read_when_allowed(tmp_path: Path) -> None:
+    src = write_local(tmp_path / "src", {"dump/0001.jpg": photo(1)})
+    write_local(tmp_path, {"outside.jpg": photo(2), "far/away.jpg": photo(3)})
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,subject,session,side\n"
+        "../outside.jpg,a,s,front\n"
+        f"{tmp_path.as_uri()}/far/away.jpg,b,s,front\n"
+        f"{tmp_path}/src/../outside.jpg,c,s,front\n"
+    )
+    found = discover(str(src), manifest=str(manifest), allow_outside_source=True)
+    assert [(c.key, c.images[0].uri) for c in found.captures] == [
+        ("a/s", str(tmp_path / "outside.jpg")),
+        ("b/s", str(tmp_path / "far/away.jpg")),
+    ]
+    # Outside the source, one file in two spellings is still one file.
+    assert sorted((q.uri, q.reason) for q in found.quarantined) == [
+        (str(tmp_path / "outside.jpg"), R.BAD_MANIFEST_ROW),
+        (str(src / "dump/0001.jpg"), R.OUTSIDE_LAYOUT),
+    ]
+    twice = next(q for q in found.quarantined if q.reason is R.BAD_MANIFEST_ROW)
+    assert twice.detail.endswith("is already listed on line 2 (as ../outside.jpg)")
+    assert found.files_seen == 3  # the one below the source and the two above it
 
 
 @pytest.mark.parametrize(
@@ -122,7 +200,8 @@ def test_a_row_whose_path_cannot_be_opened_is_quarantined_and_the_rest_goes_on(
         "oci://bucket/z.jpg,carol,s,front\n"  # a filesystem whose package is not installed
         "x/a.jpg,alice,s,front\n"
     )
-    found = discover(str(src), manifest=str(manifest))
+    # Other filesystems are outside the source: only when allowed are they opened at all.
+    found = discover(str(src), manifest=str(manifest), allow_outside_source=True)
     assert [c.key for c in found.captures] == ["alice/s"]
     bad = {q.uri: q for q in found.quarantined}
     assert set(bad) == {"foo://x/y.jpg", "oci://bucket/z.jpg"}
@@ -138,3 +217,20 @@ def test_a_manifest_at_an_unknown_protocol_is_a_clear_error(tmp_path: Path) -> N
     src = write_local(tmp_path / "src", {"x/a.jpg": photo(1)})
     with pytest.raises(ManifestError, match=r"foo://m\.csv cannot be opened"):
         discover(str(src), manifest="foo://m.csv")
+
+
+def test_a_subject_or_session_in_either_unicode_spelling_is_one_key(tmp_path: Path) -> None:
+    src = write_local(tmp_path / "src", {f"{n}.jpg": photo(n) for n in range(1, 4)})
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(
+        "path,subject,session,side\n"
+        "1.jpg,Jos\u00e9,caf\u00e9,front\n"
+        "2.jpg,Jose\u0301,cafe\u0301,right\n"
+        "3.jpg,Jose\u0301,caf\u00e9,left\n",
+        encoding="utf-8",
+    )
+    found = discover(str(src), manifest=str(manifest))
+    (capture,) = found.captures
+    assert (capture.subject_key, capture.session_key) == ("Jos\u00e9", "caf\u00e9")
+    assert [i.side for i in capture.images] == [Side.FRONT, Side.RIGHT, Side.LEFT]
+    assert found.quarantined == ()
