@@ -13,22 +13,46 @@ Partition columns live in the folder names, not in the files (hive style). Every
 id (:attr:`TableSpec.id_column`: the same input always gives the same id), the ``run_id`` that
 wrote it and ``written_at``; readers keep the newest row per id, so a rerun or a backfill never
 doubles a row. Column descriptions are field metadata (``description``) and travel into every
-Parquet file.
+Parquet file; a column with a fixed set of values also carries what each one means (``values``,
+a JSON object), and the table its own description. :mod:`schemas.dictionary` renders all of it
+as ``docs/lake.md``.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
 
+from schemas.captures import QuarantineReason
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 DESCRIPTION = b"description"
+VALUES = b"values"
 
 
-def column(name: str, type_: pa.DataType, description: str, *, required: bool = False) -> pa.Field:
-    """A field with its description as metadata (``required``: never null)."""
-    return pa.field(name, type_, nullable=not required, metadata={DESCRIPTION: description})
+def column(
+    name: str,
+    type_: pa.DataType,
+    description: str,
+    *,
+    required: bool = False,
+    values: Mapping[str, str] | None = None,
+) -> pa.Field:
+    """A field with its description as metadata (``required``: never null); ``values``: what
+    each of the column's values means, for a column with a fixed set of them."""
+    metadata = {DESCRIPTION: description.encode()}
+    if values:
+        metadata[VALUES] = json.dumps(dict(values), ensure_ascii=False).encode()
+    return pa.field(name, type_, nullable=not required, metadata=metadata)
+
+
+def field_values(field: pa.Field) -> dict[str, str]:
+    """Value -> meaning of a column with a fixed set of values; {} for any other."""
+    text = (field.metadata or {}).get(VALUES)
+    return dict(json.loads(text)) if text else {}
 
 
 def _id(name: str, description: str) -> pa.Field:
@@ -55,6 +79,10 @@ class TableSpec:
         """Column name -> description."""
         return {f.name: (f.metadata or {}).get(DESCRIPTION, b"").decode() for f in self.schema}
 
+    def values(self) -> dict[str, dict[str, str]]:
+        """Column name -> (value -> meaning), for the columns with a fixed set of values."""
+        return {f.name: field_values(f) for f in self.schema if field_values(f)}
+
 
 def _spec(
     name: str, description: str, id_column: str, partition_by: tuple[str, ...], *fields: pa.Field
@@ -70,19 +98,41 @@ def _spec(
 
 CAPTURE_MONTH = column("capture_month", pa.string(), "Partition: capture month, YYYY-MM (UTC)")
 RUN_DATE = column("run_date", pa.date32(), "Partition: the day the run started (UTC)")
-RUN_ID = column("run_id", pa.string(), "The ingest run that wrote this row", required=True)
+RUN_ID = column(
+    "run_id",
+    pa.string(),
+    "The run that wrote this row (ingest, backfill or smoothing pull: see runs)",
+    required=True,
+)
 WRITTEN_AT = column("written_at", TIMESTAMP, "When this row was written; the newest row wins")
+
+SUBJECT_ID = column("subject_id", pa.string(), "API subject id")
+DATASET_ID = column("dataset_id", pa.string(), "API dataset id")
+CAPTURE_ID = column(
+    "capture_id", pa.string(), "Stable capture identity (subject, session, content)"
+)
+SUBJECT_KEY = column("subject_key", pa.string(), "The subject as named in the source (folder name)")
+SESSION_KEY = column("session_key", pa.string(), "The session as named in the source (folder name)")
 
 # Who and when, on every image-derived row, so common questions need no joins.
 IMAGE_CONTEXT = (
     column("image_id", pa.string(), "API image id", required=True),
     column("batch_id", pa.string(), "API batch id (one capture session)"),
-    column("subject_id", pa.string(), "API subject id"),
-    column("dataset_id", pa.string(), "API dataset id"),
-    column("capture_id", pa.string(), "Stable capture identity (subject, session, content)"),
-    column("subject_key", pa.string(), "The subject as named in the source (folder name)"),
-    column("session_key", pa.string(), "The session as named in the source (folder name)"),
-    column("side", pa.string(), "front, right or left"),
+    SUBJECT_ID,
+    DATASET_ID,
+    CAPTURE_ID,
+    SUBJECT_KEY,
+    SESSION_KEY,
+    column(
+        "side",
+        pa.string(),
+        "Which way the face looks",
+        values={
+            "front": "facing the camera (side_id 1): the face scores of the diary",
+            "right": "the right side of the face (side_id 2)",
+            "left": "the left side of the face (side_id 3)",
+        },
+    ),
     column("captured_at", TIMESTAMP, "When the photo was taken (EXIF, folder date or file time)"),
 )
 TRAILER = (CAPTURE_MONTH, RUN_ID, WRITTEN_AT)
@@ -93,14 +143,61 @@ ALGORITHM = (
     column("algorithm_version_id", pa.int32(), "API algorithm version id (e.g. 30)"),
 )
 METRIC_VALUE = (
-    column("area_name", pa.string(), "Face area: face, forehead, nose, left_cheek, ..."),
-    column("kind", pa.string(), "main, sub or debug"),
+    column(
+        "area_name",
+        pa.string(),
+        "Face area the metric is of: face (the whole face), forehead, nose, left_cheek, ...",
+    ),
+    column(
+        "kind",
+        pa.string(),
+        "Which part of the area's result the row is",
+        values={
+            "main": "the area's main metric; on area face, the family's face score (the "
+            "columns of image_metrics_wide)",
+            "sub": "a sub-metric of the area: parts of the score (e.g. redness_local_score), "
+            "counts, densities, a category (hydration_level); quality's 0-100 checks (focus, "
+            "lightness, ...) have no widget_type",
+            "debug": "a diagnostic, not a measurement of the skin: quality's debug_metrics "
+            "(angles, sizes in pixels, flags) and the face detector's detection parameters",
+        },
+    ),
     column("tech_name", pa.string(), "Metric tech name, e.g. redness_score"),
     column("name", pa.string(), "Metric display name, e.g. Redness Score"),
-    column("widget_type", pa.string(), "bad_good_line, numeric, density, category, ITA, ..."),
-    column("value", pa.float64(), "Numeric value (null for categories and text)"),
+    column(
+        "widget_type",
+        pa.string(),
+        "How to read value (null for quality's checks, debug metrics and scalar rows)",
+        values={
+            "bad_good_line": "a score from 0 to 100, higher is better",
+            "numeric": "a number in its own unit: years (perceived_age, eye ages), counts "
+            "(number_of_regions, pores_number) or CIELAB channels (skintone_l/a/b_channel)",
+            "density": "how much of a feature the area holds (density, intensity, region "
+            "size); no fixed range, higher is more of the feature",
+            "ITA": "Individual Typology Angle of skin tone in degrees, -90..90: higher is "
+            "lighter, neither way is better",
+            "category": "a label, in value_text (e.g. Normal Hydration)",
+            "percentage": "a percentage, 0-100 (newer applications)",
+        },
+    ),
+    column(
+        "value",
+        pa.float64(),
+        "The metric as a number, read by widget_type (bad_good_line: 0-100, higher is better; "
+        "numeric: years, counts or CIELAB; ITA: degrees -90..90); booleans are 1 and 0; null "
+        "for categories and text",
+    ),
     column("value_text", pa.string(), "Text value: categories, booleans, JSON of lists/dicts"),
 )
+
+SHARED_COLUMNS: dict[str, tuple[pa.Field, ...]] = {
+    "image context": IMAGE_CONTEXT,
+    "algorithm": ALGORITHM,
+    "metric value": METRIC_VALUE,
+    "run and partition": (CAPTURE_MONTH, RUN_DATE, RUN_ID, WRITTEN_AT),
+}
+"""Columns several tables share, each defined once here (the data dictionary describes them
+once, and each table names the ones it has)."""
 
 SUBJECTS = _spec(
     "subjects",
@@ -108,8 +205,8 @@ SUBJECTS = _spec(
     "subject_id",
     (),
     _id("subject_id", "API subject id"),
-    column("subject_key", pa.string(), "The subject as named in the source (folder name)"),
-    column("dataset_id", pa.string(), "API dataset id"),
+    SUBJECT_KEY,
+    DATASET_ID,
     RUN_ID,
     WRITTEN_AT,
 )
@@ -119,12 +216,12 @@ BATCHES = _spec(
     "One row per capture session (API batch); times are the front image's",
     "batch_id",
     ("capture_month",),
-    _id("batch_id", "API batch id"),
-    column("capture_id", pa.string(), "Stable capture identity (subject, session, content)"),
-    column("subject_id", pa.string(), "API subject id"),
-    column("dataset_id", pa.string(), "API dataset id"),
-    column("subject_key", pa.string(), "The subject as named in the source"),
-    column("session_key", pa.string(), "The session as named in the source"),
+    _id("batch_id", "API batch id (one capture session)"),
+    CAPTURE_ID,
+    SUBJECT_ID,
+    DATASET_ID,
+    SUBJECT_KEY,
+    SESSION_KEY,
     column("captured_at", TIMESTAMP, "When the front photo was taken"),
     *TRAILER,
 )
@@ -142,13 +239,28 @@ IMAGES = _spec(
     column("size_bytes", pa.int64(), "File size in bytes"),
     column("image_format", pa.string(), "JPEG or PNG"),
     column("upload_name", pa.string(), "Image name sent to the API (content-derived)"),
-    column("captured_at_source", pa.string(), "exif, folder, mtime or manifest"),
+    column(
+        "captured_at_source",
+        pa.string(),
+        "Where captured_at was read",
+        values={
+            "exif": "the photo's EXIF DateTimeOriginal",
+            "folder": "a date in the session folder's name",
+            "mtime": "the file's modification time (no better source)",
+            "manifest": "the manifest CSV's captured_at column",
+        },
+    ),
     column("uploaded_at", TIMESTAMP, "When the image was uploaded"),
     column(
         "status",
         pa.string(),
-        "complete (every algorithm answered), no_face (the service could not analyse the photo: "
-        "see finding) or pending (results not in yet)",
+        "How far the image got",
+        values={
+            "complete": "every algorithm answered: its metrics are in the lake",
+            "no_face": "the service could not analyse the photo (no face, not a full face): "
+            "finding says why, and it has no face scores",
+            "pending": "results not in yet: the next ingest (or a backfill) fills them in",
+        },
     ),
     column("finding", pa.string(), "Why the service could not analyse it, e.g. No face detected"),
     column("results_count", pa.int32(), "Result rows received"),
@@ -171,7 +283,18 @@ RESULTS = _spec(
     column("computed_at", TIMESTAMP, "When the API produced the row (creation_time)"),
     column("is_ok", pa.bool_(), "False when the algorithm failed"),
     column("error", pa.string(), "The error text of a failed row, e.g. No face detected"),
-    column("payload_kind", pa.string(), "algorithm, face_detector, error or scalar"),
+    column(
+        "payload_kind",
+        pa.string(),
+        "What the row's result held",
+        values={
+            "algorithm": "an algorithm's areas, metrics and masks",
+            "face_detector": "the face detector's answer (its parameters: debug metrics)",
+            "error": "an error instead of a result, e.g. No face detected",
+            "scalar": "a bare number (legacy applications): one main metric",
+            "empty": "no result at all",
+        },
+    ),
     column("feedback", pa.string(), "Quality / detector overlay text, e.g. Low quality image"),
     column("metrics_count", pa.int32(), "Metric rows flattened from this row"),
     column("masks_count", pa.int32(), "Masks in this row"),
@@ -230,10 +353,28 @@ MASKS = _spec(
     _id("mask_id", "hash of image, algorithm family, variant, position and tech name"),
     *IMAGE_CONTEXT,
     *ALGORITHM,
-    column("variant", pa.string(), "original (photo pixels) or restored (face-aligned image)"),
+    column(
+        "variant",
+        pa.string(),
+        "Which image the mask's coordinates are in",
+        values={
+            "original": "the photo as uploaded, in its pixels",
+            "restored": "the face-aligned image (2380 x 2380 px)",
+        },
+    ),
     column("tech_name", pa.string(), "Mask tech name, e.g. redness_mask_original"),
     column("name", pa.string(), "Mask display name"),
-    column("mask_type", pa.string(), "heatmap_mask, polygon_mask, polyline_mask or point_mask"),
+    column(
+        "mask_type",
+        pa.string(),
+        "The mask's drawing",
+        values={
+            "heatmap_mask": "areas of several intensities (MultiPolygon features)",
+            "polygon_mask": "outlined regions (MultiPolygon)",
+            "polyline_mask": "lines (MultiLineString)",
+            "point_mask": "points (MultiPoint), e.g. pores or facial landmarks",
+        },
+    ),
     column("fill", pa.string(), "Fill colour"),
     column("view_box", pa.string(), "SVG view box, '0 0 W H'"),
     column("view_width", pa.int32(), "Width of the view box in pixels"),
@@ -260,7 +401,17 @@ SMOOTHED_RESULTS = _spec(
     ),
     column("algorithm", pa.string(), "Short family name, e.g. redness"),
     column("algorithm_name", pa.string(), "The API's display name, e.g. Redness"),
-    column("method", pa.string(), "mean, mean_without_outliers or linear_approximation"),
+    column(
+        "method",
+        pa.string(),
+        "How the API smoothed the sample",
+        values={
+            "mean": "the mean of the sample",
+            "mean_without_outliers": "the mean of the sample within Tukey's fences",
+            "linear_approximation": "the least-squares line through the sample, read at the "
+            "image's time",
+        },
+    ),
     column("window_days", pa.int32(), "sample_time_window asked for: days back from the image"),
     column("max_size", pa.int32(), "sample_max_size asked for: images in the sample at most"),
     column("value", pa.float64(), "The smoothed value as the API sent it (rounded, half up)"),
@@ -275,20 +426,35 @@ SMOOTHED_RESULTS = _spec(
 
 RUNS = _spec(
     "runs",
-    "One manifest row per ingest run: what it read, did and wrote",
+    "One manifest row per run (ingest, backfill or smoothing pull): what it read, did and wrote",
     "run_id",
     ("run_date",),
     RUN_ID,
     column("started_at", TIMESTAMP, "When the run started"),
     column("finished_at", TIMESTAMP, "When the run finished (null while running)"),
-    column("source", pa.string(), "The folder URL ingested"),
+    column(
+        "source",
+        pa.string(),
+        "What the run read: the folder URL of an ingest, 'backfill DAYS subjects=... "
+        "dataset=...' or 'smoothing pull (SETTINGS)'",
+    ),
     column(
         "status",
         pa.string(),
-        "running, died (killed or crashed: so marked by the next run on its ledger), "
-        "completed, completed_with_quarantine (files set aside), completed_with_findings "
-        "(photos the service could not analyse), incomplete (images pending or failed), "
-        "failed (the run stopped)",
+        "How the run ended (its newest row wins)",
+        values={
+            "running": "started and not finished: still going, or killed before the next run "
+            "on its ledger could tell",
+            "died": "killed or crashed (a signal, the machine went down): so marked by the "
+            "next run on its ledger; later runs resume its work",
+            "completed": "everything found was uploaded, analysed and written",
+            "completed_with_quarantine": "done, but files were set aside: see the quarantine table",
+            "completed_with_findings": "done; some photos the service could not analyse "
+            "(images with status no_face)",
+            "incomplete": "images failed to upload or were still pending: run it again",
+            "failed": "the run stopped on an error: see error",
+            "dry-run": "planned only (--dry-run): printed in the summary, never written here",
+        },
     ),
     column("files_seen", pa.int64(), "Files found under the source"),
     column("captures_discovered", pa.int64(), "Usable captures found"),
@@ -309,6 +475,32 @@ RUNS = _spec(
     WRITTEN_AT,
 )
 
+_REASON_MEANINGS = {
+    "empty": "the file has no bytes",
+    "corrupt": "an image that cannot be decoded",
+    "not_an_image": "not an image file",
+    "unsupported_format": "an image, but neither JPEG nor PNG (all the API takes)",
+    "too_large": "larger than the API accepts",
+    "no_front_image": "a session without a front photo",
+    "duplicate_side": "two photos of one side in a session",
+    "too_many_images": "more photos in a session than front, right and left",
+    "incomplete_triple": "a front with only one of the right and left photos",
+    "outside_layout": "a file where the folder layout has no place for one",
+    "unreadable": "a file or folder that cannot be read",
+    "not_a_file": "a path where a photo should be that is no regular file (a folder, a pipe, "
+    "a device): never opened",
+    "bad_manifest_row": "a manifest row that cannot be used",
+    "changed_after_upload": "different bytes from the photo uploaded for the same capture",
+    "rejected_by_api": "the API refused the image (a validation error)",
+    "duplicate_photo": "the same photo as one already analysed under another subject, "
+    "session or side (each analysis is charged)",
+}
+QUARANTINE_REASONS = {
+    reason.value: _REASON_MEANINGS.get(reason.value, "see detail and fix")
+    for reason in QuarantineReason
+}
+"""What each quarantine reason (:class:`schemas.captures.QuarantineReason`) means."""
+
 QUARANTINE = _spec(
     "quarantine",
     "Files set aside, with the reason and the fix; one row per file and reason",
@@ -316,7 +508,7 @@ QUARANTINE = _spec(
     ("run_date",),
     _id("quarantine_id", "hash of URI and reason"),
     column("uri", pa.string(), "The file or folder"),
-    column("reason", pa.string(), "empty, corrupt, not_an_image, too_large, ..."),
+    column("reason", pa.string(), "Why the file was set aside", values=QUARANTINE_REASONS),
     column("detail", pa.string(), "What is wrong, naming the file"),
     column("fix", pa.string(), "What to do about it"),
     column("subject_key", pa.string(), "The subject, when known"),

@@ -3,9 +3,15 @@
 One small panel per metric family that has data: the measured face score of each front photo
 as points, and the local smoothing of reference §13.12 (by default a 14-day mean of at most
 10 images, :data:`DIARY_SMOOTHING`) as a line over them; families the API does not smooth
-(age, skin tone) get their points only. The figure is built by
-:func:`build_figure` and turned into PNG bytes by :func:`render_png`, separately, so tests can
-inspect what is drawn and callers choose the resolution.
+(age, skin tone) get their points only. Every 0-100 score is drawn on the same 0-100 axis,
+labelled "higher is better"; ages (years) and skin tone (the ITA angle) keep axes of their own
+(:mod:`schemas.scores`). The figure is built by :func:`build_figure` and turned into PNG bytes
+by :func:`render_png`, separately, so tests can inspect what is drawn and callers choose the
+resolution.
+
+The title names the subject as its folder is named, in any script: DejaVu Sans (matplotlib's
+own) draws Latin, Greek and Cyrillic, and Noto Sans CJK (a pinned PyPI package, registered with
+matplotlib's font manager on first use) Chinese, Japanese and Korean.
 
 Matplotlib is used through its object API (``Figure`` and the Agg renderer), never ``pyplot``:
 no GUI backend, no global figure state, safe to call from a flow's worker thread.
@@ -14,8 +20,10 @@ no GUI backend, no global figure state, safe to call from a flow's worker thread
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import posixpath
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,12 +32,16 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+from matplotlib import font_manager
 from matplotlib.axes import Axes
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.font_manager import FontProperties
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from haut.redaction import redact
+from schemas.scores import SCORE_RANGE, Better, FaceScale, face_scale
 from schemas.views import FACE_FAMILIES
 from tasks.fs import safe_file_name
 from tasks.lake.query import connect, subject_history
@@ -56,23 +68,55 @@ PLOTS_FOLDER = "reports/plots"
 """Where, inside the lake, the ingest run saves its subjects' plots (one PNG per subject)."""
 
 SCREEN_DPI = 100
-"""For a file a person opens: sharp on a laptop screen."""
+"""For a file a person opens (``history --plot``, the run's saved copies): sharp on a laptop
+screen."""
 REPORT_DPI = 60
 """For the run's markdown artifact, where each PNG travels as a data URI: tens of KB."""
 
-_PANEL_INCHES = (3.0, 2.0)
-_TITLE_INCHES = 0.6
+_PANEL_INCHES = (3.0, 2.1)
+_TITLE_INCHES = 0.8
+_MIN_WIDTH_INCHES = 7.5
+"""The two title lines fit on one line each, however few panels there are."""
 _MAX_COLUMNS = 4
 _TICK_POINTS = 8
-_SCORE_RANGE = (0.0, 100.0)
-_NOT_SCORES = frozenset({"skin_tone", "age", "eyes_age"})
-"""Face families whose value is not a 0-100 bad-good score (widget ``bad_good_line``,
-:data:`schemas.views.SMOOTHABLE_WIDGET`): years and the ITA angle, drawn on their own scale."""
+_TITLE_POINTS = 11
+_SCORE_TICKS = (0.0, 25.0, 50.0, 75.0, 100.0)
+_CJK_FONT = "Noto Sans CJK TC"
+_TITLE_FONTS = ("DejaVu Sans", _CJK_FONT)
+"""Fonts of the title, in the order matplotlib looks for a glyph: a subject key may be in any
+script."""
 
 
 DIARY_SMOOTHING = Smoothing()
 """The API's own defaults (reference §13.12: mean, 14 days, at most 10 images), so the line is
 what ``smoothed_results`` would give."""
+
+
+@functools.cache
+def _register_fonts() -> None:
+    """Make the CJK font of the ``cvttf-notosanscjk-regular`` package known to matplotlib
+    (once per process; a missing package only costs CJK glyphs, drawn as boxes)."""
+    try:
+        from cvttf_NotoSansCJK_Regular import get_TTF_path
+    except ImportError:
+        return
+    font_manager.fontManager.addfont(get_TTF_path())
+
+
+def axis_label(family: str) -> str:
+    """The y axis label of a family's panel: its unit, and which way is better."""
+    scale = face_scale(family)
+    if scale is None:
+        return "value"
+    if scale.is_score:
+        return "score, higher is better"
+    if scale.family == "skin_tone":
+        return "ITA (°), higher is lighter"
+    return scale.unit if scale.better is Better.NEITHER else f"{scale.unit}, higher is better"
+
+
+def _is_score(scale: FaceScale | None) -> bool:
+    return scale is not None and scale.is_score
 
 
 class EmptyHistoryError(ValueError):
@@ -86,6 +130,14 @@ class SubjectPlot:
     subject_key: str
     png: bytes
     families: tuple[str, ...]
+    file_png: bytes | None = None
+    """The copy to save as a file, drawn at :data:`SCREEN_DPI`, when :attr:`png` is a smaller
+    one for a report (None: :attr:`png` is that copy)."""
+
+    @property
+    def saved_png(self) -> bytes:
+        """The PNG that goes into a file: as readable as ``history --plot``'s."""
+        return self.png if self.file_png is None else self.file_png
 
     def data_uri(self) -> str:
         """The PNG as a ``data:`` URI, for markdown that has nowhere to link an image file."""
@@ -178,6 +230,7 @@ def build_figure(
     ``algorithm``, ``value``, ``smoothed``, ``session_key``...), front photos only. Raises
     :class:`EmptyHistoryError` when no family has a value, rather than drawing a blank picture.
     """
+    _register_fonts()
     families = _families(history)
     if not families:
         raise EmptyHistoryError(
@@ -187,17 +240,12 @@ def build_figure(
         )
     columns = min(len(families), _MAX_COLUMNS)
     rows = -(-len(families) // columns)
-    width, height = _PANEL_INCHES[0] * columns, _PANEL_INCHES[1] * rows + _TITLE_INCHES
-    figure = Figure(figsize=(width, height))
-    # Fixed margins (in inches, whatever the grid): a layout engine would cost seconds here.
-    figure.subplots_adjust(
-        left=0.45 / width,
-        right=1 - 0.15 / width,
-        bottom=0.35 / height,
-        top=1 - (_TITLE_INCHES + 0.25) / height,
-        wspace=0.25,
-        hspace=0.55,
-    )
+    width = max(_PANEL_INCHES[0] * columns, _MIN_WIDTH_INCHES)
+    height = _PANEL_INCHES[1] * rows + _TITLE_INCHES
+    # Constrained layout places titles, axis labels and tick labels so that none overlaps or
+    # leaves the picture, whatever the grid.
+    layout = ConstrainedLayoutEngine(w_pad=0.06, h_pad=0.06, wspace=0.04, hspace=0.06)
+    figure = Figure(figsize=(width, height), layout=layout)
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     # Naive UTC instants: matplotlib draws them as they are, so the x axis reads in UTC.
     when = pd.to_datetime(history["captured_at"], utc=True).dt.tz_localize(None)
@@ -216,20 +264,65 @@ def build_figure(
         _draw_panel(ax, family, series, (start - margin, end + margin))
     for ax in axes[len(families) :]:
         figure.delaxes(ax)
-    figure.suptitle(
-        f"Skin diary of {subject_key}: {_period(history, since, until)} ({sessions} sessions)\n"
+    title = (
+        f"Skin diary of {subject_key}: {_period(history, since, until)} ({sessions} sessions)",
         f"points: face score of each front photo; line: smoothed ({smoothing})",
-        fontsize=11,
+    )
+    font = FontProperties(family=list(_TITLE_FONTS), size=_TITLE_POINTS)
+    # Broken to the picture's width here: the layout engine sees the lines as they are drawn.
+    width_points = (width - 0.3) * 72
+    figure.suptitle(
+        "\n".join(line for text in title for line in _fit(text, font, width_points)),
+        fontproperties=font,
         parse_math=False,  # a key is a folder name: "$" in it is a dollar, not TeX
     )
     return figure
 
 
+def _text_width(text: str, font: FontProperties) -> float:
+    """Width of one line of ``text`` in points, as the Agg renderer draws it."""
+    from matplotlib.backends.backend_agg import RendererAgg
+
+    width, _, _ = RendererAgg(1, 1, 72).get_text_width_height_descent(text, font, ismath=False)
+    return float(width)
+
+
+def _fit(text: str, font: FontProperties, width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``width`` points: at spaces; a word too wide
+    alone (a long key) after its dashes, underscores, dots or slashes, else anywhere."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if _text_width(candidate, font) <= width:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        line = ""
+        for piece in _pieces(word, font, width):
+            if line and _text_width(line + piece, font) > width:
+                lines.append(line)
+                line = ""
+            line += piece
+    return [*lines, line] if line else lines
+
+
+def _pieces(word: str, font: FontProperties, width: float) -> list[str]:
+    """``word`` cut after its separators, and any part still too wide into characters."""
+    parts = [part for part in re.split(r"(?<=[-_./])", word) if part]
+    return [
+        piece for part in parts for piece in (part if _text_width(part, font) > width else [part])
+    ]
+
+
 def _draw_panel(ax: Axes, family: str, series: pd.DataFrame, span: tuple[Any, Any]) -> None:
     """One family: measured points, the smoothed line over them, dates below."""
+    # Not clipped: a score of 0 or 100 sits on the axis's edge and is drawn whole.
     ax.plot(
         series["when"],
         series["value"],
+        clip_on=False,
         linestyle="none",
         marker="o",
         markersize=3.5,
@@ -245,31 +338,27 @@ def _draw_panel(ax: Axes, family: str, series: pd.DataFrame, span: tuple[Any, An
         linewidth=2.0,
         label="smoothed",
         zorder=3,
+        clip_on=False,
     )
     unsmoothed = " (not smoothed)" if smoothed.empty else ""
     ax.set_title(family.replace("_", " ") + unsmoothed, fontsize=10)
     ax.set_xlim(*span)
-    if family not in _NOT_SCORES:
-        ax.set_ylim(*_score_limits(series))
+    scale = face_scale(family)
+    if _is_score(scale):
+        # One scale for every score, so panels compare at a glance.
+        ax.set_ylim(*SCORE_RANGE)
+        ax.yaxis.set_major_locator(FixedLocator(_SCORE_TICKS))
+    else:
+        ax.yaxis.set_major_locator(MaxNLocator(4, integer=True))  # years, degrees: whole
+    ax.set_ylabel(axis_label(family), fontsize=_TICK_POINTS)
     # Concise labels put the year (and month) in the axis's offset text: a diary spans years.
     dates = AutoDateLocator(minticks=2, maxticks=4)
     ax.xaxis.set_major_locator(dates)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(dates))
     ax.xaxis.get_offset_text().set_fontsize(_TICK_POINTS)
     ax.set_xlabel("date (UTC)", fontsize=_TICK_POINTS)
-    ax.yaxis.set_major_locator(MaxNLocator(4))
     ax.tick_params(labelsize=_TICK_POINTS)
     ax.grid(alpha=0.3)
-
-
-def _score_limits(series: pd.DataFrame) -> tuple[float, float]:
-    """Y limits of a 0-100 score panel: the data with a margin, never beyond 0 or 100 (a score
-    cannot be there, and an axis reaching -20 would misread as one)."""
-    values = pd.concat([series["value"], series["smoothed"]]).dropna()
-    low, high = float(values.min()), float(values.max())
-    margin = max((high - low) * 0.1, 5.0)
-    bottom, top = _SCORE_RANGE
-    return max(bottom, low - margin), min(top, high + margin)
 
 
 def render_png(figure: Figure, dpi: int = SCREEN_DPI) -> bytes:
@@ -300,15 +389,23 @@ def plot_subject(
     *,
     dpi: int = SCREEN_DPI,
     diary: pd.DataFrame | None = None,
+    file_dpi: int | None = None,
 ) -> SubjectPlot:
     """Draw ``subject_key``'s diary from the lake on ``con``; :class:`EmptyHistoryError` if none.
 
     ``diary``: the text diary of the same subject and period, if the caller has it (see
-    :func:`smoothed_history`).
+    :func:`smoothed_history`). ``file_dpi``: also draw the same figure at that resolution, as
+    the copy to save (:attr:`SubjectPlot.file_png`).
     """
     history = smoothed_history(con, subject_key, since, until, diary=diary)
     figure = build_figure(history, subject_key, since=since, until=until)
-    return SubjectPlot(subject_key, render_png(figure, dpi), tuple(_families(history)))
+    png = render_png(figure, dpi)
+    file_png = None
+    if file_dpi is not None and file_dpi != dpi:
+        # The layout is in inches, the same at any resolution: computed once, for the first.
+        figure.set_layout_engine("none")
+        file_png = render_png(figure, file_dpi)
+    return SubjectPlot(subject_key, png, tuple(_families(history)), file_png)
 
 
 _RUN_SUBJECTS_SQL = """
@@ -338,6 +435,7 @@ def plot_run_subjects(
     storage_options: Mapping[str, Any] | None = None,
     limit: int = 4,
     dpi: int = REPORT_DPI,
+    file_dpi: int = SCREEN_DPI,
     deadline: float | None = None,
 ) -> RunPlots:
     """Plots of the first ``limit`` subjects (by key) whose front photos ``run_id`` wrote.
@@ -345,8 +443,9 @@ def plot_run_subjects(
     A few at most, small: they travel inside the run's report. Each is also saved as
     ``<lake>/reports/plots/<subject>.png`` (the subject's newest diary, replaced by the next
     run that writes it; the name from :func:`tasks.fs.safe_file_name`), so it exists outside
-    Prefect. One subject that cannot be drawn or saved costs only its own plot: the reason goes
-    to :attr:`RunPlots.problems` (for the caller to log) and the others carry on. No subject is
+    Prefect; that copy is drawn at ``file_dpi``, as readable as ``history --plot``'s. One
+    subject that cannot be drawn or saved costs only its own plot: the reason goes to
+    :attr:`RunPlots.problems` (for the caller to log) and the others carry on. No subject is
     started after ``deadline`` (a :func:`time.monotonic` instant): the caller's time budget.
     """
     lake = Lake(lake_url, storage_options)
@@ -361,7 +460,7 @@ def plot_run_subjects(
                 problems.append(f"time budget spent: {len(chosen) - done} subject(s) not drawn")
                 break
             try:
-                plots.append(plot_subject(con, subject_key, dpi=dpi))
+                plots.append(plot_subject(con, subject_key, dpi=dpi, file_dpi=file_dpi))
             except EmptyHistoryError:
                 continue  # e.g. only photos without a face: nothing to draw for this one
             except Exception as exc:  # one subject's picture, never the others
@@ -372,7 +471,7 @@ def plot_run_subjects(
     for plot in plots:
         try:
             lake.fs.makedirs(folder, exist_ok=True)
-            lake.fs.pipe_file(posixpath.join(folder, plot.file_name), plot.png)
+            lake.fs.pipe_file(posixpath.join(folder, plot.file_name), plot.saved_png)
         except Exception as exc:  # the plot stays in the report; the next is saved
             problems.append(f"{plot.subject_key!r} not saved as {plot.file_name}: {_reason(exc)}")
     return RunPlots(lake.location(PLOTS_FOLDER), tuple(plots), len(subjects), tuple(problems))

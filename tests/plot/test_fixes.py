@@ -90,7 +90,7 @@ def test_subjects_whose_keys_clean_alike_get_a_plot_each(clashing_lake: str) -> 
     saved = {path.name: path.read_bytes() for path in folder.iterdir()}
     assert len(saved) == len(CLASHING_KEYS)
     for plot in run.plots:
-        assert saved[plot.file_name] == plot.png
+        assert saved[plot.file_name] == plot.saved_png
     assert not (Path(clashing_lake) / "reports" / "x.png").exists()  # '../x' stayed inside
     assert {"a_b.png", "日本.png"} <= set(saved)
 
@@ -117,7 +117,7 @@ def test_a_plot_that_cannot_be_saved_costs_only_itself(
     assert len(run.problems) == 1
     assert f"'../x' not saved as {blocked.name}: IsADirectoryError" in run.problems[0]
     assert "'../x' not saved" in caplog.text
-    assert (folder / run.plots[0].file_name).read_bytes() == run.plots[0].png
+    assert (folder / run.plots[0].file_name).read_bytes() == run.plots[0].saved_png
     markdown = plots_markdown(run)
     assert markdown.count("](data:image/png;base64,") == 2
     assert "1 plot(s) not drawn or not saved" in markdown

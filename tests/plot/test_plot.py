@@ -144,7 +144,7 @@ def test_the_run_plots_are_saved_in_the_lake(lake_url: str) -> None:
     assert run.subjects_written == 2
     assert [p.subject_key for p in run.plots] == ["alice"]  # bob has nothing to draw
     assert run.folder == str(Path(lake_url) / PLOTS_FOLDER)
-    assert (Path(run.folder) / "alice.png").read_bytes() == run.plots[0].png
+    assert (Path(run.folder) / "alice.png").read_bytes() == run.plots[0].saved_png
     assert not (Path(run.folder) / "bob.png").exists()
     assert plot_run_subjects(lake_url, "another-run").plots == ()
 

@@ -43,7 +43,11 @@ def test_the_run_plots_are_drawn_saved_and_embedded(lake_url: str) -> None:
     prefix = "![skin diary](data:image/png;base64,"
     start = markdown.index(prefix) + len(prefix)
     png = base64.b64decode(markdown[start : markdown.index(")", start)])
-    assert png == (Path(lake_url) / PLOTS_FOLDER / "alice.png").read_bytes()
+    assert png == run_plots.plots[0].png
+    # the saved file is the same picture, drawn as sharp as `history --plot` draws it
+    assert (Path(lake_url) / PLOTS_FOLDER / "alice.png").read_bytes() == run_plots.plots[
+        0
+    ].saved_png
     with Image.open(io.BytesIO(png)) as image:
         assert image.format == "PNG"
     assert len(markdown) < 100_000  # tens of KB per subject, no more

@@ -33,7 +33,7 @@ def test_the_format_is_that_of_the_oldest_duckdb_the_project_allows() -> None:
     (floor,) = (
         re.fullmatch(r"duckdb>=([\d.]+)", d.replace(" ", ""))
         for d in dependencies
-        if d.replace(" ", "").startswith("duckdb")
+        if re.match(r"duckdb\s*[<>=!~]", d)  # the library, not duckdb-cli
     )
     assert floor is not None, dependencies
     # Storage formats are named by minor release: every 1.4.x reads and writes v1.4.0.
