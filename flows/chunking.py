@@ -1,4 +1,5 @@
-"""What the flows share to run work in chunks: the split, and the error a failed group shows."""
+"""What the flows share to run work in chunks: the split, the error a failed group shows, and
+how a failed run records it."""
 
 from __future__ import annotations
 
@@ -20,3 +21,10 @@ def first_error(errors: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(error, BaseExceptionGroup):
         error = error.exceptions[0]
     return error
+
+
+def describe_error(error: BaseException) -> str:
+    """``error`` as a runs row records it: its kind and its message, e.g. ``AuthError: not
+    authorised - [GET /api/v1/...] - status 401``."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

@@ -22,7 +22,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows.chunking import chunks
+from flows.chunking import chunks, describe_error, first_error
 from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary, with_warnings
 from haut.client import HautClient
@@ -217,11 +217,17 @@ class _Run:
         """Every carried-over image and every capture, a few chunks in flight at once."""
         size = self.options.chunk_size
         # A TaskGroup cancels the other chunks when one fails, so a failed run stops whole.
-        async with asyncio.TaskGroup() as group:
-            for images in chunks(self.carried_over, size):
-                group.create_task(self.images(images))
-            for chunk in chunks(captures, size):
-                group.create_task(self.captures(chunk))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for images in chunks(self.carried_over, size):
+                    group.create_task(self.images(images))
+                for chunk in chunks(captures, size):
+                    group.create_task(self.captures(chunk))
+        except BaseExceptionGroup as errors:
+            # The chunk's own error (a refused login, a service that is down): the runs row,
+            # Prefect's state and the command line then name it, not "unhandled errors in a
+            # TaskGroup".
+            raise first_error(errors) from errors
 
     def tally(self, record: RunRecord) -> RunRecord:
         return replace(
@@ -413,7 +419,7 @@ async def _run(
             manifest.so_far(),
             finished_at=datetime.now(UTC),
             status="failed",
-            error=redact(repr(exc)),
+            error=redact(describe_error(exc)),
         )
         _write_manifest(lake, failure, quarantined)
         raise

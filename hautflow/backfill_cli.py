@@ -6,18 +6,20 @@ The flow and Prefect are imported when the command runs, so ``hautflow --help`` 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Annotated, NoReturn
+import json
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from hautflow.cli_support import announce_service, parse_day
+from hautflow.cli_support import announce_service, parse_day, warn_password_on_command_line
 
 if TYPE_CHECKING:
     from flows.backfill import BackfillOptions, BackfillSummary
 
 
 def backfill_command(
+    ctx: typer.Context,
     since: Annotated[str | None, typer.Option(help="First capture day, YYYY-MM-DD.")] = None,
     until: Annotated[
         str | None, typer.Option(help="Last capture day, YYYY-MM-DD (included).")
@@ -51,6 +53,10 @@ def backfill_command(
     ] = None,
     chunk_size: Annotated[int, typer.Option(help="Images per task.")] = 50,
     concurrency: Annotated[int, typer.Option(help="Images read at once per chunk.")] = 8,
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Print the run's summary as one JSON object on stdout."),
+    ] = False,
 ) -> None:
     """Re-pull history, aux and smoothed results of uploaded images into the lake."""
     # Rows keep their ids, so they are replaced, never doubled: it restores lost files and
@@ -59,6 +65,7 @@ def backfill_command(
 
     from flows.backfill import BackfillOptions
 
+    warn_password_on_command_line(ctx, ledger_url)
     # Unset lists take the options' defaults (every subject, every method).
     lists = {"subjects": subject, "methods": method}
     try:
@@ -80,37 +87,68 @@ def backfill_command(
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
     announce_service(api_url, None)
-    summary = _run(options)
-    _print_summary(summary, options)
+    summary = _run(options, json_output=json_output)
+    if json_output:
+        typer.echo(json.dumps(summary_json(summary, options), default=str))
+    else:
+        _print_summary(summary, options)
     raise typer.Exit(0 if summary.ok else 1)
 
 
-def _run(options: BackfillOptions) -> BackfillSummary:
+def _run(options: BackfillOptions, *, json_output: bool) -> BackfillSummary:
     from flows.backfill import BackfillError, backfill
-    from haut.errors import AuthError, TransientError
+    from haut.errors import HautError
+    from hautflow.failures import explain, prefect_errors_held_back, service_name
     from hautflow.settings import ConfigurationError
     from tasks.lake.provenance import MixedServicesError
     from tasks.ledger import LedgerBusyError
 
+    expected = (BackfillError, LedgerBusyError, ConfigurationError, MixedServicesError, HautError)
     try:
-        return asyncio.run(backfill(options))
-    except (BackfillError, LedgerBusyError, ConfigurationError, MixedServicesError) as exc:
-        _fail(str(exc))
-    except AuthError as exc:
-        _fail(
-            f"the service refused the login ({exc}): check HAUT_USERNAME and HAUT_PASSWORD, "
-            "or HAUT_API_TOKEN"
+        with prefect_errors_held_back(expected):
+            return asyncio.run(backfill(options))
+    except expected as exc:
+        line = explain(
+            exc,
+            service=service_name(options.api_url),
+            again="run the same backfill again (what was read is written)",
         )
-    except TransientError as exc:
-        _fail(
-            f"the service did not answer ({exc}); what was read is written: run the same "
-            "backfill again later"
-        )
+        typer.secho(f"hautflow backfill: {line}", err=True, fg="red")
+        if json_output:
+            typer.echo(json.dumps({"status": "failed", "error": line}))
+        raise typer.Exit(2) from None
 
 
-def _fail(message: str) -> NoReturn:
-    typer.secho(f"hautflow backfill: {message}", err=True, fg="red")
-    raise typer.Exit(2)
+def summary_json(summary: BackfillSummary, options: BackfillOptions) -> dict[str, object]:
+    """The backfill as one JSON object: its id, status and counts, the images left pending,
+    not rewritten or with a smoothing refused (each with why), and where the results are."""
+    from haut.redaction import redact
+
+    record = summary.record
+    return {
+        "run_id": record.run_id,
+        "status": record.status,
+        "ok": summary.ok,
+        "service": record.service,
+        "counts": {
+            "images": summary.images,
+            "images_complete": record.images_complete,
+            "images_no_face": record.images_no_face,
+            "images_pending": record.images_pending,
+            "images_failed": record.images_failed,
+            "smoothings_refused": len(summary.smoothing_failed),
+            "rows_written": record.rows_written,
+            "smoothed_rows": summary.smoothed_rows,
+        },
+        "pending": list(summary.pending),
+        "failed": [{"image_id": i, "error": redact(why)} for i, why in summary.failed],
+        "smoothing_refused": [
+            {"image_id": i, "method": method, "error": redact(why)}
+            for i, method, why in summary.smoothing_failed
+        ],
+        "lake": redact(options.lake),
+        "views": str(options.views_path),
+    }
 
 
 def _print_summary(summary: BackfillSummary, options: BackfillOptions) -> None:

@@ -15,16 +15,18 @@ import asyncio
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import DetectorRow, EmulatorConfig, FaultConfig
+from haut.redaction import redact
 from hautflow.backfill_cli import backfill_command
-from hautflow.cli_support import announce_service
+from hautflow.cli_support import announce_service, warn_password_on_command_line
 from hautflow.cli_support import parse_day as _day
+from hautflow.docs_cli import docs_app
 from hautflow.exit_policy import FailOn
 from hautflow.operations_cli import applications_app, datasets_app, report_command, tokens_app
 from hautflow.smoothing_cli import smoothing_app
@@ -45,6 +47,35 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if not asked:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        typer.echo(f"hautflow {version('hautflow')}")
+    except PackageNotFoundError:
+        typer.secho(
+            "hautflow: not installed as a package, so it has no version: pip install -e .",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2) from None
+    raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Face photos through the Haut.AI skin-analysis API into a Parquet lake."""
 
 
 def _read_credentials(path: Path | None) -> dict[str, str] | None:
@@ -178,6 +209,7 @@ def quickstart(
 
 @app.command()
 def ingest(
+    ctx: typer.Context,
     source: Annotated[
         str, typer.Argument(help="Image folder: path, file://, s3://, gs://, memory://")
     ],
@@ -270,6 +302,13 @@ def ingest(
     ] = None,
     fail_on: Annotated[FailOn, typer.Option(help="When to exit non-zero.")] = FailOn.QUARANTINE,
     dry_run: Annotated[bool, typer.Option(help="Show the plan; upload nothing.")] = False,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the run's summary as one JSON object on stdout (progress stays on stderr).",
+        ),
+    ] = False,
     expire_images_after_days: Annotated[
         int | None,
         typer.Option(
@@ -299,8 +338,17 @@ def ingest(
     ] = None,
 ) -> None:
     """Analyse every new photo under SOURCE once and write its results to the lake."""
-    from hautflow.ingest_cli import USER_ERRORS, exit_code, print_summary, run_ingest
+    from hautflow.ingest_cli import (
+        USER_ERRORS,
+        exit_code,
+        failure_line,
+        print_json,
+        print_summary,
+        run_ingest,
+        summary_json,
+    )
 
+    warn_password_on_command_line(ctx, ledger_url)
     webhook_flags = {
         "--webhook-host": webhook_host,
         "--webhook-port": webhook_port,
@@ -361,9 +409,15 @@ def ingest(
     try:
         summary = run_ingest(options)
     except USER_ERRORS as exc:
-        typer.secho(f"hautflow ingest: {exc}", err=True, fg="red")
+        line = failure_line(exc, options)
+        typer.secho(f"hautflow ingest: {line}", err=True, fg="red")
+        if json_output:  # a script reading stdout learns the run failed, and why
+            print_json({"status": "failed", "error": line})
         raise typer.Exit(2) from None
-    print_summary(summary, options)
+    if json_output:
+        print_json(summary_json(summary, options))
+    else:
+        print_summary(summary, options)
     raise typer.Exit(exit_code(summary, fail_on))
 
 
@@ -413,9 +467,15 @@ def history(
     ] = None,
 ) -> None:
     """Print SUBJECT's skin diary: one row per session with its main face metrics."""
-    from tasks.lake import connect, format_history, subject_history
+    from tasks.lake import Lake, connect, format_history, subject_history
 
     first, last = _day(since, "--since"), _day(until, "--until")
+    if not Lake(lake).files("images"):
+        _fail(
+            "history",
+            f"no lake at {redact(lake)}: it holds no images. Run `hautflow ingest PHOTOS "
+            f"--lake {redact(lake)}` first, or give --lake the lake an ingest wrote",
+        )
     con = connect(lake)
     try:
         diary = subject_history(con, subject, first, last)
@@ -434,6 +494,12 @@ def history(
         con.close()
     _save_plot(plot, drawn.png)
     typer.echo(f"Plot of {len(drawn.families)} metrics written to {plot}")
+
+
+def _fail(command: str, message: str) -> NoReturn:
+    """End ``command`` with ``message`` (what failed and the fix) on stderr, exit code 2."""
+    typer.secho(f"hautflow {command}: {message}", err=True, fg="red")
+    raise typer.Exit(2)
 
 
 def _save_plot(path: Path, png: bytes) -> None:
@@ -468,8 +534,15 @@ def compact(
     table: Annotated[str | None, typer.Option(help="One table only.")] = None,
 ) -> None:
     """Merge the lake's small files (newest row per id kept; nothing is lost)."""
+    from schemas.lake import TABLES
     from tasks.lake import Lake
 
+    if table is not None and table not in TABLES:
+        _fail(
+            "compact",
+            f"--table {table!r} is no lake table: give one of {', '.join(TABLES)}, or leave "
+            "--table out to compact every table",
+        )
     report = Lake(lake).compact(table)
     what = f"table {table}" if table else "every table"
     if not report.partitions_compacted:
@@ -491,6 +564,7 @@ app.add_typer(datasets_app, name="datasets")
 app.add_typer(applications_app, name="applications")
 app.command("backfill")(backfill_command)
 app.command("report")(report_command)
+app.add_typer(docs_app, name="docs")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the command modules, so they cannot import it back)."""
 from __future__ import annotations
 
 from datetime import date
+from urllib.parse import urlsplit
 
 import typer
 
@@ -43,3 +44,27 @@ def announce_service(
         raise typer.Exit(2)
     if emulated:
         typer.secho(f"hautflow: {EMULATOR_NOTICE}.", err=True, fg="yellow")
+
+
+def warn_password_on_command_line(ctx: typer.Context, ledger_url: str | None) -> None:
+    """Warn, on stderr, when ``--ledger-url`` was typed with a password in it: a command line
+    is shown to every user of the machine by ``ps`` and kept in the shell's history, the
+    environment is not."""
+    if ledger_url is None:
+        return
+    # By name: typer carries its own copy of click, whose ParameterSource is not click's.
+    source = ctx.get_parameter_source("ledger_url")
+    if source is None or source.name != "COMMANDLINE":
+        return
+    try:
+        password = urlsplit(ledger_url).password
+    except ValueError:  # not a URL: the ledger refuses it, with its own message
+        return
+    if password:
+        typer.secho(
+            "hautflow: warning: --ledger-url holds a password, which `ps` shows to every user "
+            "of this machine and the shell keeps in its history: set the environment variable "
+            "HAUTFLOW_LEDGER_URL to the URL instead and drop --ledger-url",
+            err=True,
+            fg="yellow",
+        )

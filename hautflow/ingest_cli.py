@@ -1,7 +1,8 @@
 """The terminal face of an ingest run: progress bars per stage, the summary, the exit code.
 
 The progress bars go to stderr; the summary is the command's output and goes to stdout, so
-``hautflow ingest ... > run.txt`` keeps it and a pipe gets no bars.
+``hautflow ingest ... > run.txt`` keeps it and a pipe gets no bars. ``--json`` makes that output
+one JSON object (:func:`summary_json`) for a script to read.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ import asyncio
 import json
 import shlex
 import sys
+from dataclasses import fields
 from pathlib import Path
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,9 +23,10 @@ from rich.text import Text
 from flows.ingest import ingest
 from flows.options import DEFAULT_LAKE, IngestOptions
 from flows.summary import PLAN_ROWS_SHOWN, RunSummary
-from haut.errors import AuthError
+from haut.errors import HautError
 from haut.redaction import redact
 from hautflow.exit_policy import FailOn
+from hautflow.failures import explain, prefect_errors_held_back, service_name
 from hautflow.settings import ConfigurationError
 from tasks.discovery import DiscoveryError
 from tasks.lake.provenance import MixedServicesError
@@ -41,10 +45,10 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     DatasetConflictError,
     LedgerBusyError,
     ConfigurationError,
-    AuthError,
+    HautError,
     MixedServicesError,
 )
-"""Failures the user fixes (the message says how): printed without a traceback."""
+"""Failures the user fixes (:func:`failure_line` says how): one line, no traceback, exit 2."""
 
 TRY_QUERY = (
     "SELECT subject_key, session_key, side, redness, acne "
@@ -74,8 +78,74 @@ def run_ingest(options: IngestOptions) -> RunSummary:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console) as bars, reporting_to(RichStageProgress(bars)):
+    with (
+        prefect_errors_held_back(USER_ERRORS),
+        Progress(*columns, console=console) as bars,
+        reporting_to(RichStageProgress(bars)),
+    ):
         return asyncio.run(ingest(options))
+
+
+def failure_line(error: BaseException, options: IngestOptions) -> str:
+    """What the user reads when the run stopped on one of :data:`USER_ERRORS`."""
+    return explain(
+        error,
+        service=service_name(options.api_url),
+        again="run the same ingest again: it resumes where this one stopped",
+        rate_fix="--requests-per-second or HAUT_REQUESTS_PER_SECOND",
+    )
+
+
+def summary_json(summary: RunSummary, options: IngestOptions) -> dict[str, object]:
+    """The run as one JSON object: its id and status, the counts, the files quarantined and
+    the photos not analysable (each with its reason and fix), failed captures, warnings, and
+    where the results are; every text passed through :func:`redact`."""
+    record = summary.record
+    document: dict[str, object] = {
+        "run_id": record.run_id,
+        "status": record.status,
+        "ok": summary.ok,
+        "service": record.service,
+        "counts": _counts(summary),
+        "quarantined": summary.quarantine_rows(),
+        "no_face": summary.unanalysed_rows(),
+        "failed": [
+            {"capture": capture.key, "error": error, "fix": "the next run resumes it"}
+            for capture, error in summary.failed
+        ],
+        "warnings": list(summary.warnings),
+        "lake": options.lake,
+        "views": str(options.views_path),
+    }
+    if options.dry_run:
+        document["plan"] = summary.plan_rows()
+    return {key: _redacted(value) for key, value in document.items()}
+
+
+def _counts(summary: RunSummary) -> dict[str, int]:
+    """The run's counts by the names of the lake's ``runs`` columns: files_seen,
+    images_pending, quarantined..."""
+    record = summary.record
+    return {
+        f.name: getattr(record, f.name)
+        for f in fields(record)
+        if isinstance(getattr(record, f.name), int)
+    }
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
+
+def print_json(document: object) -> None:
+    """``document`` on stdout as one line of JSON (plain: no colour, no wrapping)."""
+    typer.echo(json.dumps(document, default=str))
 
 
 def print_summary(summary: RunSummary, options: IngestOptions) -> None:

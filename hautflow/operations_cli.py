@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from hautflow.cli_support import announce_service
+from hautflow.cli_support import announce_service, warn_password_on_command_line
 from tasks.operations.retention import MAX_DAYS as MAX_RETENTION_DAYS
 
 if TYPE_CHECKING:
@@ -221,6 +221,7 @@ def applications_list(state: StateOption = DEFAULT_STATE, api_url: ApiUrlOption 
 
 @applications_app.command("algorithms")
 def applications_algorithms(
+    ctx: typer.Context,
     dataset: Annotated[str, typer.Argument(help="The dataset's name.")],
     set_ids: Annotated[
         str | None,
@@ -260,6 +261,7 @@ def applications_algorithms(
     )
     from tasks.operations.errors import OperationError
 
+    warn_password_on_command_line(ctx, ledger_url)
     application_id = application or FSM2_APPLICATION_ID
     ids = None
     if set_ids is not None:

@@ -136,10 +136,12 @@ def pull(
 ) -> None:
     """Pull the API's smoothed_results of the lake's complete images into the lake."""
     from flows.smoothing import pull_smoothed_results
+    from hautflow.failures import prefect_errors_held_back
 
     options = _options(method, window, max_size, subject, lake, state, api_url)
     try:
-        summary = asyncio.run(pull_smoothed_results(options))
+        with prefect_errors_held_back(_user_errors()):
+            summary = asyncio.run(pull_smoothed_results(options))
     except _user_errors() as exc:
         _service_failed("pull", options, exc)
     settings = "; ".join(str(s) for s in summary.settings)
@@ -182,10 +184,12 @@ def compare(
     --allow-missing), 0 when all agree, 2 when the service, lake or state cannot be used.
     """
     from flows.smoothing import compare_smoothing
+    from hautflow.failures import prefect_errors_held_back
 
     options = _options(method, window, max_size, subject, lake, state, api_url)
     try:
-        result = asyncio.run(compare_smoothing(options))
+        with prefect_errors_held_back(_user_errors()):
+            result = asyncio.run(compare_smoothing(options))
     except _user_errors() as exc:
         _service_failed("compare", options, exc)
     if result.images == 0:

@@ -11,7 +11,9 @@ its last record, and a second run is refused at once with :class:`LedgerBusyErro
   with the next run opening it).
 - PostgreSQL: a session-level ``pg_try_advisory_lock`` on a key derived from a fixed name, held
   on a connection of its own for the whole run; the server releases it if that connection
-  drops. The holder's run is in its connection's ``application_name``.
+  drops. The holder's run is in its connection's ``application_name`` (63 bytes at most, so
+  no time there: a run id, pid and host fill it), and since when it holds the lock is the
+  ``query_start`` of that idle connection, whose last statement took the lock.
 """
 
 from __future__ import annotations
@@ -45,12 +47,17 @@ def busy(ledger: str, holder: str | None) -> LedgerBusyError:
 
 
 def describe_owner(owner: str) -> str:
-    """Who holds the lock, for the next run's error message: the run, its process and host."""
-    return f"run {owner}, pid {os.getpid()} on {socket.gethostname()}, since {_now()}"
+    """Who holds the lock, for the next run's error message: the run, its process and host,
+    and since when."""
+    return f"{_holder(owner)}, since {_moment(datetime.now(UTC))}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _holder(owner: str) -> str:
+    return f"run {owner}, pid {os.getpid()} on {socket.gethostname()}"
+
+
+def _moment(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @contextmanager
@@ -96,11 +103,19 @@ def advisory_key(name: str = RUN_LOCK_NAME) -> tuple[int, int]:
 
 
 _HOLDER = text(
-    "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+    "SELECT a.application_name, a.query_start "
+    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
     "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
     "(SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND l.classid = CAST(:high AS oid) AND l.objid = CAST(:low AS oid) AND l.objsubid = 2"
 )
+
+
+def _advisory_holder(application_name: str | None, since: datetime | None) -> str | None:
+    """The holder's description from its connection: its name, and when it took the lock."""
+    if not application_name:
+        return f"a session that took it at {_moment(since)}" if since else None
+    return f"{application_name}, since {_moment(since)}" if since else application_name
 
 
 @contextmanager
@@ -111,15 +126,15 @@ def advisory_lock(engine: Engine, owner: str, ledger: str) -> Iterator[None]:
     with engine.connect() as base:
         # Autocommit: the connection idles for the whole run, never inside a transaction.
         connection = base.execution_options(isolation_level="AUTOCOMMIT")
-        name = f"hautflow {describe_owner(owner)}"[:_APPLICATION_NAME_MAX]
+        name = f"hautflow {_holder(owner)}"[:_APPLICATION_NAME_MAX]
         connection.execute(
             text("SELECT set_config('application_name', :name, false)"), {"name": name}
         )
         taken = connection.execute(text("SELECT pg_try_advisory_lock(:high, :low)"), keys)
         if not taken.scalar():
-            holder = connection.execute(_HOLDER, keys).scalar()
+            holder = connection.execute(_HOLDER, keys).first()
             connection.execute(text("RESET application_name"))
-            raise busy(ledger, holder)
+            raise busy(ledger, _advisory_holder(*holder) if holder else None)
         try:
             yield
         finally:
