@@ -56,7 +56,7 @@ from tasks.uploading import (
     plan,
     upload_captures,
 )
-from tasks.uploading.recovery import recover_from_lake
+from tasks.uploading.recovery import recover_from_api, recover_from_lake
 from tasks.waiting import ImageResults, ResultWaiter, WebhookAuth, WebhookAuthScheme, make_waiter
 
 UPLOADING_CHUNKS = 2
@@ -75,6 +75,8 @@ def discover_task(options: IngestOptions) -> Discovery:
         manifest=options.manifest,
         storage_options=options.fs_options(),
         image_kind=ImageKind(options.image_kind),
+        read_timeout=options.read_timeout,
+        allow_outside_source=options.allow_outside_source,
     )
     progress.current().set_total(Stage.DISCOVERED, discovery.files_seen)
     progress.current().advance(Stage.DISCOVERED, discovery.files_seen)
@@ -284,7 +286,9 @@ async def _upload_and_write(
     work: Plan,
     manifest: _Manifest,
     lake: Lake,
-) -> _Run:
+) -> tuple[_Run, Plan]:
+    """Upload ``work`` and write its results; returns the run and the plan as it ran (new
+    captures found at the API are done, see :func:`_found_at_the_api`)."""
     emulator_state = Path(options.state_dir) / "emulator.sqlite"
     settings, waiter = service.settings, service.waiter
     async with connect(
@@ -313,6 +317,7 @@ async def _upload_and_write(
             enabled_algorithms=options.enabled_algorithms,
             retention=options.retention(),
         )
+        work = await _found_at_the_api(client, ledger, work, dataset, manifest, options)
 
         def written(image_ids: list[str]) -> None:
             mark_written(ledger, image_ids)
@@ -334,7 +339,35 @@ async def _upload_and_write(
         finally:
             # What finished before a failure is kept: written now, not read again next run.
             await writer.flush()
-    return run
+    return run, work
+
+
+async def _found_at_the_api(
+    client: HautClient,
+    ledger: Ledger,
+    work: Plan,
+    dataset: DatasetContext,
+    manifest: _Manifest,
+    options: IngestOptions,
+) -> Plan:
+    """``work`` without the new captures the API already holds, when the ledger was new and
+    the lake did not know them (a lost --state and a lost lake): they are recorded as uploaded
+    and their results awaited as carried over, never analysed again."""
+    if not (work.recovered.ledger_was_new and work.new):
+        return work
+    found = await recover_from_api(
+        client,
+        ledger,
+        work.new,
+        dataset=options.dataset,
+        dataset_id=dataset.dataset_id,
+        image_kind=ImageKind(options.image_kind),
+    )
+    work = work.found_at_the_api(found)
+    manifest.record = replace(
+        manifest.record, captures_new=len(work.new), captures_skipped=len(work.done)
+    )
+    return work
 
 
 def _waiter_options(options: IngestOptions, settings: HautSettings) -> dict[str, Any]:
@@ -412,7 +445,7 @@ async def _run(
     lake.write(run_rows(record), run_id=run_id)
     manifest = _Manifest(record)
     try:
-        run = await _upload_and_write(options, service, ledger, work, manifest, lake)
+        run, work = await _upload_and_write(options, service, ledger, work, manifest, lake)
     except BaseException as exc:
         # What the run did before it failed (who answered, rows written) stays on record.
         failure = replace(

@@ -46,6 +46,19 @@ class IngestOptions(ServiceOptions):
         DEFAULT_STATE, description="The ledger, the embedded emulator's state and the views file"
     )
     manifest: str | None = Field(None, description="CSV that overrides the folder layout")
+    allow_outside_source: bool = Field(
+        False,
+        description="Let manifest rows name photos outside the source folder (../, absolute "
+        "paths, URLs elsewhere); such rows are quarantined otherwise",
+    )
+    # tasks.discovery.discover.READ_TIMEOUT (importing it would slow ``hautflow --help``;
+    # tests/test_cli_options.py checks the two agree).
+    read_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a photo's read may give no data (a stalled drive, share or pipe) "
+        "before the file is quarantined as unreadable",
+    )
     dataset: str = Field("hautflow", description="Haut.AI dataset the photos go to")
     image_kind: Literal["selfie", "skin", "visia"] = "selfie"
     enabled_algorithms: list[int] | None = Field(

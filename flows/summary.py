@@ -222,11 +222,11 @@ def _captured_at(capture: Capture) -> str:
 
 
 def run_warnings(summary: RunSummary, options: IngestOptions) -> list[str]:
-    """Every warning of the run's end: a new ledger rebuilt from the lake
+    """Every warning of the run's end: a new ledger rebuilt from the lake or the API
     (:mod:`tasks.uploading.recovery`), :func:`dataset_warnings`, then :func:`lake_warnings`
     (which reads the lake: called once per run, by :func:`with_warnings`)."""
     recovered = summary.plan.recovered if summary.plan is not None else None
-    recovery = [recovered.message(redact(options.lake))] if recovered and recovered.captures else []
+    recovery = recovered.messages(redact(options.lake), options.dataset) if recovered else []
     return recovery + dataset_warnings(summary, options) + lake_warnings(summary, options)
 
 

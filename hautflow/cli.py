@@ -220,6 +220,20 @@ def ingest(
     manifest: Annotated[
         str | None, typer.Option(help="CSV (path, subject, session, side, light, captured_at).")
     ] = None,
+    allow_outside_source: Annotated[
+        bool,
+        typer.Option(
+            help="Let --manifest rows name photos outside SOURCE (../, absolute paths, other "
+            "URLs); such rows are quarantined otherwise."
+        ),
+    ] = False,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a photo's read may give no data (a stalled drive, share or pipe) "
+            "before the file is quarantined as unreadable."
+        ),
+    ] = 60.0,
     dataset: Annotated[str, typer.Option(help="Haut.AI dataset the photos go to.")] = "hautflow",
     image_kind: Annotated[str, typer.Option(help="selfie, skin or visia.")] = "selfie",
     wait: Annotated[
@@ -378,6 +392,8 @@ def ingest(
             lake=lake,
             state_dir=state,
             manifest=manifest,
+            allow_outside_source=allow_outside_source,
+            read_timeout=read_timeout,
             dataset=dataset,
             image_kind=image_kind,  # validated by the model
             wait=wait,

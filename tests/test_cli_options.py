@@ -22,6 +22,7 @@ from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
 from hautflow.cli import app
 from hautflow.settings import ConfigurationError, HautSettings
+from tasks.discovery.discover import READ_TIMEOUT
 from tasks.lake import Lake, flatten_image
 from tasks.waiting import WebhookAuthScheme, WebhookWaiter, make_waiter
 from tasks.waiting.receiver import MAX_FIELD_LENGTH
@@ -111,6 +112,11 @@ def test_the_webhook_secret_comes_from_the_environment_and_stays_out_of_the_opti
     monkeypatch.setenv("HAUT_WEBHOOK_SECRET", "x" * 129)
     with pytest.raises(ConfigurationError, match="HAUT_WEBHOOK_SECRET"):
         _waiter_options(options, HautSettings())
+
+
+def test_the_read_timeout_default_is_discoverys() -> None:
+    """flows/options.py copies discovery's default (importing it slows ``hautflow --help``)."""
+    assert IngestOptions(source="photos").read_timeout == READ_TIMEOUT
 
 
 def test_the_webhook_key_limit_is_the_receivers() -> None:

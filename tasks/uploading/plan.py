@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from schemas.captures import Capture, Discovery, QuarantinedFile, QuarantineReason, Side
 from tasks.ledger import (
@@ -62,6 +62,19 @@ class Plan:
     before; those captures are in neither ``new`` nor ``resume``."""
     recovered: Recovery = field(default_factory=Recovery)
     """What a new ledger took from the lake before planning (see :mod:`.recovery`)."""
+
+    def found_at_the_api(self, found: Sequence[Capture]) -> Plan:
+        """This plan once :func:`~.recovery.recover_from_api` recorded ``found`` (new captures
+        the API already holds): they are done, not new."""
+        ids = {capture.capture_id for capture in found}
+        if not ids:
+            return self
+        return replace(
+            self,
+            new=tuple(c for c in self.new if c.capture_id not in ids),
+            done=self.done + tuple(c for c in self.new if c.capture_id in ids),
+            recovered=replace(self.recovered, at_the_api=self.recovered.at_the_api + len(ids)),
+        )
 
     @property
     def to_upload(self) -> tuple[Capture, ...]:

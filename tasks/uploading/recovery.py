@@ -55,7 +55,7 @@ _IMAGE_COLUMNS = (
 
 @dataclass(frozen=True)
 class Recovery:
-    """What a rebuild of the ledger took from the lake."""
+    """What a rebuild of the ledger took from the lake, and then from the API."""
 
     captures: int = 0
     images: int = 0
@@ -63,14 +63,29 @@ class Recovery:
     """Of ``images``: results not yet in the lake; the next ingest collects them."""
     ledger_was_new: bool = False
     """The ledger had recorded no capture before this run (so :func:`recover_from_api` looks)."""
+    at_the_api: int = 0
+    """Captures the lake did not hold but the API did (:func:`recover_from_api`): recorded
+    as uploaded, their results read instead of analysed again."""
 
-    def message(self, lake_url: str) -> str:
-        return (
-            f"the ledger was new, but the lake {lake_url} holds {self.captures} of the "
-            f"discovered captures ({self.images} images) as analysed: they were recorded from "
-            "it and are not uploaded again (a lost or moved --state). Point --state at the "
-            "ledger that wrote the lake to keep one history of runs"
-        )
+    def messages(self, lake_url: str, dataset: str) -> list[str]:
+        """What the run's summary says of the rebuild (nothing when there was none)."""
+        said = []
+        if self.captures:
+            said.append(
+                f"the ledger was new, but the lake {lake_url} holds {self.captures} of the "
+                f"discovered captures ({self.images} images) as analysed: they were recorded "
+                "from it and are not uploaded again (a lost or moved --state). Point --state at "
+                "the ledger that wrote the lake to keep one history of runs"
+            )
+        if self.at_the_api:
+            said.append(
+                f"the ledger was new, but dataset {dataset!r} at the service already holds "
+                f"{self.at_the_api} of the discovered captures (a subject of their name with a "
+                "batch of exactly their photos): they were recorded from it and their results "
+                "read, not analysed again. Point --state at the ledger that uploaded them to "
+                "keep one history of runs"
+            )
+        return said
 
 
 def recover_from_lake(
@@ -107,7 +122,7 @@ def recover_from_lake(
                 ledger_was_new=True,
             )
     if recovered.captures:
-        log.warning("%s", recovered.message(lake.url))
+        log.warning("%s", recovered.messages(lake.url, dataset)[0])
     return recovered
 
 
@@ -233,11 +248,5 @@ async def recover_from_api(
         _record(ledger, capture, rows, dataset=dataset, image_kind=image_kind)
         recovered.append(capture)
     if recovered:
-        log.warning(
-            "the ledger was new, but dataset %r at the service already holds %d of the "
-            "discovered captures: they were recorded from it and their results are read, not "
-            "analysed again",
-            dataset,
-            len(recovered),
-        )
+        log.warning("%s", Recovery(at_the_api=len(recovered)).messages("", dataset)[0])
     return recovered

@@ -180,6 +180,26 @@ SMALL_SUBJECTS = 2
 # --- the flow and the lake ------------------------------------------------------------------
 
 
+def options_in(
+    root: Path,
+    emulator: Emulator,
+    *,
+    source: Path | None = None,
+    state: str = "state",
+    lake: str = "lake",
+    **changes: object,
+) -> IngestOptions:
+    """An ingest of ``source`` (``root/photos``) against ``emulator``, with its lake and state
+    folders (by name) under ``root``."""
+    return IngestOptions(
+        source=str(source or root / "photos"),
+        lake=str(root / lake),
+        state_dir=str(root / state),
+        api_url=emulator.url,
+        **changes,  # type: ignore[arg-type]
+    )
+
+
 def run_flow(options: IngestOptions) -> RunSummary:
     """One ingest run, in this process, against the session's Prefect test server."""
     return asyncio.run(ingest(options))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+import flows.ingest
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
 from hautflow.cli import app
@@ -190,3 +191,48 @@ def test_credentials_from_a_prefect_secret_block(tmp_path: Path, locked_emulator
     assert right.exit_code == 0, right.output
     assert locked_emulator.stats()["images"] == SMALL_IMAGES
     assert masks_coordinates(tmp_path / "lake") == {True}
+
+
+def test_a_manifest_row_outside_the_source_takes_allow_outside_source(
+    tmp_path: Path, emulator: Emulator
+) -> None:
+    """A manifest naming ``../`` is refused row by row, unless the user widens the root."""
+    photos = small_sample(tmp_path / "all")
+    source = photos / "amy" / "2026-01-12"
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "path,subject,session,side\n"
+        "front.jpg,amy,2026-01-12,front\n"
+        "../../ben/2026-01-05/front.jpg,ben,2026-01-05,front\n",
+        encoding="utf-8",
+    )
+    args = [*ingest_args(source, tmp_path, emulator), "--manifest", manifest, "--dry-run"]
+    kept_in = hautflow(*args)
+    assert kept_in.exit_code == 1, kept_in.output  # a row is quarantined
+    assert "bad_manifest_row" in kept_in.output
+    assert "(--allow-outside-source)" in kept_in.output
+    assert re.search(r"captures new\W+1\b", kept_in.output), kept_in.output
+
+    widened = hautflow(*args, "--allow-outside-source")
+    assert widened.exit_code == 0, widened.output
+    assert re.search(r"captures new\W+2\b", widened.output), widened.output
+
+
+def test_read_timeout_reaches_discovery(
+    source: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[object] = []
+
+    def discover(*args: object, **options: object) -> object:
+        asked.append(options.get("read_timeout"))
+        return real_discover(*args, **options)
+
+    real_discover = flows.ingest.discover
+    monkeypatch.setattr(flows.ingest, "discover", discover)
+    args = [*ingest_args(source, tmp_path, emulator), "--dry-run", "--fail-on", "failure"]
+    assert hautflow(*args, "--read-timeout", "2.5").exit_code == 0
+    assert asked == [2.5]
+
+    refused = hautflow(*args, "--read-timeout", "0")
+    assert refused.exit_code == 2
+    assert "read_timeout" in refused.output

@@ -33,6 +33,7 @@ from tests.flows.support import (
     Emulator,
     assert_each_photo_uploaded_once,
     assert_lake_complete,
+    options_in,
     run_flow,
     running_emulator,
     scalar,
@@ -41,18 +42,6 @@ from tests.flows.support import (
 )
 
 pytestmark = pytest.mark.server
-
-
-def options_for(
-    tmp_path: Path, source: Path, emulator: Emulator, **changes: object
-) -> IngestOptions:
-    return IngestOptions(
-        source=str(source),
-        lake=str(tmp_path / "lake"),
-        state_dir=str(tmp_path / "state"),
-        api_url=emulator.url,
-        **changes,  # type: ignore[arg-type]
-    )
 
 
 def with_a_landscape(root: Path) -> Path:
@@ -68,7 +57,7 @@ def test_a_photo_without_a_face_is_a_finding_not_a_success(
     tmp_path: Path, emulator: Emulator
 ) -> None:
     landscape = with_a_landscape(tmp_path / "photos")
-    options = options_for(tmp_path, tmp_path / "photos", emulator)
+    options = options_in(tmp_path, emulator)
 
     summary = run_flow(options)
 
@@ -116,7 +105,7 @@ def test_a_service_without_the_detector_row_completes_every_image(
 ) -> None:
     with_a_landscape(tmp_path / "photos")
     # A short timeout: an image that waited for a row that never comes would fail fast.
-    options = options_for(tmp_path, tmp_path / "photos", capture_like, results_timeout=30)
+    options = options_in(tmp_path, capture_like, results_timeout=30)
 
     summary = run_flow(options)
 
@@ -147,7 +136,7 @@ def test_a_copied_folder_is_held_back_unless_duplicates_are_allowed(
         copy = photos / "amy_smith" / "week-1" / f"{side}.jpg"
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_bytes((photos / "amy" / "2026-01-05" / f"{side}.jpg").read_bytes())
-    options = options_for(tmp_path, photos, emulator)
+    options = options_in(tmp_path, emulator, source=photos)
 
     summary = run_flow(options)
 
@@ -168,7 +157,7 @@ def test_a_copied_folder_is_held_back_unless_duplicates_are_allowed(
 def test_runs_record_who_answered_and_a_lake_never_mixes_the_two(
     tmp_path: Path, emulator: Emulator
 ) -> None:
-    options = options_for(tmp_path, small_sample(tmp_path / "photos"), emulator)
+    options = options_in(tmp_path, emulator, source=small_sample(tmp_path / "photos"))
     run_flow(options)
     con = connect(options.lake)
     assert con.execute("SELECT DISTINCT service FROM runs").fetchall() == [("emulator",)]
@@ -208,7 +197,7 @@ def test_a_failed_run_keeps_who_answered_and_what_it_wrote(
         raise RuntimeError("the disk went away")
 
     monkeypatch.setattr(BufferedLakeWriter, "flush", flush_then_fail)
-    options = options_for(tmp_path, small_sample(tmp_path / "photos"), emulator)
+    options = options_in(tmp_path, emulator, source=small_sample(tmp_path / "photos"))
     with pytest.raises(RuntimeError, match="the disk went away"):
         run_flow(options)
     con = connect(options.lake)
