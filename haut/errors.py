@@ -8,7 +8,7 @@ The tree, by cause::
     ├── TransientError       5xx, connection errors, timeouts
     │   └── CreateInDoubtError   a create that may or may not have happened
     ├── NotFoundError        404
-    └── ValidationError      any other 4xx, with the server's errors[]
+    └── RequestRefusedError  any other 4xx, with the server's errors[] (ErrorItem each)
 
 Messages carry the method, a redacted path, the status and the server's error codes and
 details; never a token, a password or a signed URL.
@@ -26,7 +26,7 @@ from haut.redaction import redact, strip_url_secrets
 
 
 @dataclass(frozen=True)
-class ServerError:
+class ErrorItem:
     """One item of the server's ``errors[]`` list (drf-standardized-errors layout)."""
 
     code: str | None
@@ -35,7 +35,7 @@ class ServerError:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, item: Any) -> ServerError:
+    def from_json(cls, item: Any) -> ErrorItem:
         if not isinstance(item, Mapping):
             return cls(code=None, detail=str(item))
         extra = item.get("extra")
@@ -61,13 +61,13 @@ class HautError(Exception):
         method: str | None = None,
         path: str | None = None,
         status: int | None = None,
-        errors: list[ServerError] | None = None,
+        errors: list[ErrorItem] | None = None,
     ) -> None:
         self.reason = message
         self.method = method
         self.path = strip_url_secrets(path) if path else path
         self.status = status
-        self.errors: list[ServerError] = errors or []
+        self.errors: list[ErrorItem] = errors or []
         super().__init__(redact(_describe(message, method, self.path, status, self.errors)))
 
     @property
@@ -113,7 +113,7 @@ class NotFoundError(HautError):
     """The server answered 404: the company, dataset, subject, batch or image does not exist."""
 
 
-class ValidationError(HautError):
+class RequestRefusedError(HautError):
     """The server refused the request as invalid (4xx); ``errors`` holds its reasons."""
 
 
@@ -122,7 +122,7 @@ def _describe(
     method: str | None,
     path: str | None,
     status: int | None,
-    errors: list[ServerError],
+    errors: list[ErrorItem],
 ) -> str:
     parts = [message]
     if method or path:
@@ -135,20 +135,20 @@ def _describe(
     return " - ".join(parts)
 
 
-def server_errors(response: httpx.Response) -> list[ServerError]:
+def error_items(response: httpx.Response) -> list[ErrorItem]:
     """The ``errors[]`` of an error response; a non-standard body becomes one item."""
     try:
         body = response.json()
     except ValueError:
         text = response.text.strip()
-        return [ServerError(code=None, detail=text[:200])] if text else []
+        return [ErrorItem(code=None, detail=text[:200])] if text else []
     if isinstance(body, Mapping):
         items = body.get("errors")
         if isinstance(items, list):
-            return [ServerError.from_json(item) for item in items]
+            return [ErrorItem.from_json(item) for item in items]
         if "detail" in body:
-            return [ServerError(code=_text(body.get("code")), detail=_text(body["detail"]))]
-    return [ServerError(code=None, detail=str(body)[:200])]
+            return [ErrorItem(code=_text(body.get("code")), detail=_text(body["detail"]))]
+    return [ErrorItem(code=None, detail=str(body)[:200])]
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -168,7 +168,7 @@ def error_from_response(response: httpx.Response) -> HautError:
         "method": request.method,
         "path": request.url.raw_path.decode("ascii", "replace"),
         "status": response.status_code,
-        "errors": server_errors(response),
+        "errors": error_items(response),
     }
     status = response.status_code
     if status in (401, 403):
@@ -180,7 +180,7 @@ def error_from_response(response: httpx.Response) -> HautError:
         return RateLimitedError("rate limited", retry_after=retry_after, **context)
     if status >= 500 or status == 408:
         return TransientError("server error", **context)
-    return ValidationError("request refused", **context)
+    return RequestRefusedError("request refused", **context)
 
 
 # httpx failures that happen before any byte of the request reached the server.

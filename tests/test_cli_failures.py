@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from haut.errors import AuthError, RateLimitedError, TransientError, ValidationError
+from haut.errors import AuthError, RateLimitedError, RequestRefusedError, TransientError
 from hautflow.cli import app
 from hautflow.failures import explain, prefect_errors_held_back
 
@@ -119,7 +119,7 @@ IMAGE_PATH = "/api/v1/companies/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0/datasets/"
             "check that it is up and that --api-url (HAUT_API_URL) points at it",
         ),
         (
-            ValidationError("request refused", method="POST", path=IMAGE_PATH, status=400),
+            RequestRefusedError("request refused", method="POST", path=IMAGE_PATH, status=400),
             "refused a request",
             "fix what its answer names",
         ),

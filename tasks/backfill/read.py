@@ -9,7 +9,7 @@ Errors are caught narrowly, as :mod:`tasks.waiting.tracker` does: a refused logi
 (:class:`~haut.errors.AuthError`) or a service that is down (:class:`~haut.errors.TransientError`,
 rate limits past the client's retries) ends the run, since every other image would fail the
 same way; only what concerns one image (:class:`~haut.errors.NotFoundError`,
-:class:`~haut.errors.ValidationError`) is that image's failure, and a refused smoothing is only
+:class:`~haut.errors.RequestRefusedError`) is that image's failure, and a refused smoothing is only
 that method's.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 from haut.client import HautClient
-from haut.errors import NotFoundError, ValidationError
+from haut.errors import NotFoundError, RequestRefusedError
 from haut.redaction import redact
 from schemas.api_results import ResultRow, SmoothedValue
 from tasks.backfill.plan import SubjectSlice, Target
@@ -31,7 +31,7 @@ ENVELOPE_EXTRAS = ("batch_id", "subject_id")
 """Keys ``all_results`` adds to the ``/results/`` row envelope (reference §13.3): dropped, so
 a backfilled row's raw JSON is the one the ingest wrote and the views do not change."""
 
-IMAGE_ERRORS = (NotFoundError, ValidationError)
+IMAGE_ERRORS = (NotFoundError, RequestRefusedError)
 """What one image's (or one smoothing's) read may fail with without ending the run."""
 
 

@@ -37,7 +37,7 @@ import fsspec
 from sqlalchemy.exc import IntegrityError
 
 from haut.client import HautClient
-from haut.errors import AuthError, CreateInDoubtError, HautError, ValidationError
+from haut.errors import AuthError, CreateInDoubtError, HautError, RequestRefusedError
 from haut.paths import BatchRef, SubjectRef
 from schemas.api import Batch, Image, Subject
 from schemas.captures import (
@@ -177,7 +177,7 @@ class CaptureUploader:
         for source in capture.images:
             try:
                 await self._image(capture, batch, source, images.get(source.side))
-            except ValidationError as error:
+            except RequestRefusedError as error:
                 refused = rejection(capture, source, error)
                 self._ledger.image_rejected(capture.capture_id, source.side, refused.detail)
                 self._ledger.capture_finished(
@@ -319,7 +319,7 @@ class CaptureUploader:
         return found[0] if found else None
 
 
-def rejection(capture: Capture, source: SourceImage, error: ValidationError) -> QuarantinedFile:
+def rejection(capture: Capture, source: SourceImage, error: RequestRefusedError) -> QuarantinedFile:
     """The quarantine record of an image the API refused, with the server's reasons."""
     reasons = (
         "; ".join(

@@ -15,7 +15,7 @@ from haut.client import HautClient
 from haut.errors import (
     AuthError,
     NotFoundError,
-    ValidationError,
+    RequestRefusedError,
 )
 from haut.paths import ImageRef
 from tests.haut.conftest import (
@@ -67,7 +67,7 @@ async def test_secrets_never_reach_errors_reprs_or_logs(
         token = fake.valid_tokens.copy().pop()
         with pytest.raises(NotFoundError) as not_found:
             await client.aux_image_jpeg("aux-1")
-        with pytest.raises(ValidationError) as refused:
+        with pytest.raises(RequestRefusedError) as refused:
             await client.get_dataset("ds-1")
         shown = [
             str(not_found.value),

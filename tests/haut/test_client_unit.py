@@ -15,8 +15,8 @@ from haut.errors import (
     CreateInDoubtError,
     NotFoundError,
     RateLimitedError,
+    RequestRefusedError,
     TransientError,
-    ValidationError,
 )
 from haut.paths import BatchRef
 from tests.haut.conftest import (
@@ -220,14 +220,14 @@ async def test_transient_failure_then_success(fake: FakeHaut, make_client: Clien
         assert (await client.get_dataset("ds-1")).name == "Dataset one"
 
 
-async def test_validation_error_is_not_retried_and_carries_errors(
+async def test_refused_request_is_not_retried_and_carries_errors(
     fake: FakeHaut, sleeps: SleepRecorder, make_client: ClientFactory
 ) -> None:
     body = error_body("invalid_image", "Not a JPEG or PNG.", attr="b64data")
     body["errors"][0]["extra"] = {"size": 3}
     fake.on("/batch-1/images/", answer(400, json=body))
     async with make_client() as client:
-        with pytest.raises(ValidationError) as raised:
+        with pytest.raises(RequestRefusedError) as raised:
             await client.upload_image(BATCH, b"not an image", name="front.jpg")
 
     error = raised.value
