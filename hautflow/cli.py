@@ -46,6 +46,10 @@ app = typer.Typer(
     help="Face photos through the Haut.AI skin-analysis API into a Parquet lake.",
     no_args_is_help=True,
     add_completion=False,
+    # click's plain help, for every command and subcommand: rich's option tables cut long
+    # option names (--clean-images-as-soon-as-ready) to a few letters at 80 columns, where
+    # click gives a long name its own line. Errors are then click's one line, unwrapped.
+    rich_markup_mode=None,
 )
 
 
