@@ -36,6 +36,7 @@ from flows.chunking import first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.redaction import redact
 from hautflow.service import connect, require_service
+from schemas.errors import HautflowError
 from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
 from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
 from tasks.backfill.write import BackfillWriter
@@ -54,7 +55,7 @@ LISTED_IMAGES = 20
 """Images named one by one in the log and on the terminal; the rest are counted."""
 
 
-class BackfillError(RuntimeError):
+class BackfillError(HautflowError, RuntimeError):
     """A backfill that cannot start; the message says how to fix it."""
 
 

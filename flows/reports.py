@@ -19,6 +19,7 @@ from pydantic import Field, Secret
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from hautflow.service import connect, require_service
+from schemas.errors import HautflowError
 from tasks.lake import Lake
 from tasks.operations.reports import (
     REPORTS_FOLDER,
@@ -48,7 +49,7 @@ class ReportOptions(ServiceOptions):
         return Lake(self.lake, options)
 
 
-class ReportsFailedError(RuntimeError):
+class ReportsFailedError(HautflowError, RuntimeError):
     """Some reports could not be written; the others were."""
 
 

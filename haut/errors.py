@@ -1,6 +1,7 @@
 """Every error the Haut.AI client raises, and the mapping from httpx failures onto them.
 
-The tree, by cause::
+The tree, by cause (its root a :class:`~schemas.errors.HautflowError`, like every error
+hautflow defines)::
 
     HautError
     ├── AuthError            login refused, token invalid or expired beyond refresh
@@ -23,6 +24,7 @@ from typing import Any
 import httpx
 
 from haut.redaction import redact, strip_url_secrets
+from schemas.errors import HautflowError
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-class HautError(Exception):
+class HautError(HautflowError):
     """Base of every error raised by the Haut.AI client."""
 
     def __init__(

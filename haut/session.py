@@ -31,6 +31,7 @@ from haut.ratelimit import Throttle
 from haut.redaction import get_logger, install_log_redaction, strip_url_secrets
 from haut.retry import RetryPolicy, Sleep, call_with_retries
 from schemas.api import page_items
+from schemas.errors import HautflowError
 
 log = get_logger(__name__)
 
@@ -264,7 +265,7 @@ class _CallState:
     may_have_acted: bool = False  # an attempt failed after reaching the server
 
 
-class _TokenUnavailable(Exception):
+class _TokenUnavailable(HautflowError):
     """No token could be had: ends the call's retries (the login retried already)."""
 
     def __init__(self, error: HautError) -> None:

@@ -34,6 +34,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from haut.auth import PasswordCredentials, TokenCredentials
 from haut.redaction import register_secret
+from schemas.errors import HautflowError
 
 REAL_SERVICE_URL = "https://saas.haut.ai"
 
@@ -49,7 +50,7 @@ EMULATOR_NOTICE = (
 """The first line of a command that falls back to the embedded emulator."""
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(HautflowError, ValueError):
     """The settings contradict each other; the message says which variable to fix."""
 
 

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from schemas.errors import HautflowError
+
 Doc = dict[str, Any]
 
 DOC_TABLES = (
@@ -52,7 +54,7 @@ _SCHEMA = [
 ]
 
 
-class StateFileError(RuntimeError):
+class StateFileError(HautflowError, RuntimeError):
     """The emulator's state file cannot be created or opened."""
 
 

@@ -5,8 +5,10 @@ Bad files never raise; they are quarantined. These errors name what was given an
 
 from __future__ import annotations
 
+from schemas.errors import HautflowError
 
-class DiscoveryError(Exception):
+
+class DiscoveryError(HautflowError):
     """Discovery cannot start: the source or the manifest itself is unusable."""
 
 

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import IO
 
 from schemas.captures import Side
+from schemas.errors import HautflowError
 from tasks.discovery.capture_time import parse_given
 from tasks.discovery.errors import ManifestError
 from tasks.discovery.layout import DEFAULT_SIDE_WORDS, SideWords, key_of
@@ -50,7 +51,7 @@ class BadRow:
     fix: str
 
 
-class _RowError(ValueError):
+class _RowError(HautflowError, ValueError):
     def __init__(self, detail: str, fix: str) -> None:
         super().__init__(detail)
         self.detail = detail

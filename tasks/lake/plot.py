@@ -41,6 +41,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FixedLocator, MaxNLocator
 
 from haut.redaction import redact
+from schemas.errors import HautflowError
 from schemas.scores import SCORE_RANGE, Better, FaceScale, face_scale
 from schemas.views import FACE_FAMILIES
 from tasks.fs import safe_file_name
@@ -119,7 +120,7 @@ def _is_score(scale: FaceScale | None) -> bool:
     return scale is not None and scale.is_score
 
 
-class EmptyHistoryError(ValueError):
+class EmptyHistoryError(HautflowError, ValueError):
     """Nothing to draw: the subject has no front-photo face metric in the period asked for."""
 
 

@@ -13,13 +13,14 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from haut.redaction import redact
+from schemas.errors import HautflowError
 from schemas.lake import table_spec
 from tasks.lake.store import Lake
 
 EMULATOR = "emulator"
 
 
-class MixedServicesError(ValueError):
+class MixedServicesError(HautflowError, ValueError):
     """A run would add one kind of service's results to a lake holding the other kind's."""
 
 

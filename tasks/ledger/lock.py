@@ -30,11 +30,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from schemas.errors import HautflowError
+
 RUN_LOCK_NAME = "hautflow ingest run"
 _APPLICATION_NAME_MAX = 63  # PostgreSQL truncates longer names
 
 
-class LedgerBusyError(RuntimeError):
+class LedgerBusyError(HautflowError, RuntimeError):
     """Another run holds the ledger's run lock."""
 
 

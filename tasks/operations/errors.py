@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from schemas.errors import HautflowError
 
-class OperationError(RuntimeError):
+
+class OperationError(HautflowError, RuntimeError):
     """A request the user fixes; the message names the thing and the fix, so the command line
     prints it without a traceback."""

@@ -48,6 +48,7 @@ from schemas.captures import (
     SourceImage,
     UploadedImage,
 )
+from schemas.errors import HautflowError
 from schemas.wire_time import format_wire_time
 from tasks.ledger import (
     ON_THE_API,
@@ -84,7 +85,7 @@ class CaptureOutcome:
     failure: str | None = None
 
 
-class SourceChangedError(Exception):
+class SourceChangedError(HautflowError):
     """A file's bytes no longer match the hash discovery gave it."""
 
 
