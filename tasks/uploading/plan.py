@@ -51,7 +51,8 @@ class Plan:
     """Started before (some creates done or in doubt): reconcile, then finish."""
     done: tuple[Capture, ...]
     """Fully uploaded: nothing to upload. Their results may still be missing from the lake
-    (a run stopped while waiting): :func:`tasks.uploading.upload.pending_images` lists those."""
+    (a run stopped while waiting): :func:`~tasks.uploading.ledger_moves.pending_images` lists
+    those."""
     changed: tuple[QuarantinedFile, ...]
     """CHANGED_AFTER_UPLOAD: one record per file that differs from what was uploaded."""
     done_elsewhere: tuple[tuple[str, int], ...] = ()

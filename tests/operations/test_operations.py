@@ -27,7 +27,7 @@ from tasks.operations.applications import check_choice
 from tasks.operations.errors import OperationError
 from tasks.operations.retention import MAX_DAYS, Retention
 from tasks.uploading import DatasetConflictError, ensure_dataset, mark_written, upload_captures
-from tasks.uploading.upload import connected_algorithms
+from tasks.uploading.dataset import connected_algorithms
 from tests.operations.support import (
     call,
     dataset_at_emulator,
