@@ -45,6 +45,7 @@ from tasks.lake.run_history import record_died_runs
 from tasks.ledger import Ledger
 from tasks.ledger.location import open_ledger
 from tasks.progress import Stage
+from tasks.reporting.outcome import RunOutcome
 from tasks.uploading import (
     DatasetContext,
     Plan,
@@ -458,7 +459,13 @@ async def _run(
         raise
     record = run.tally(manifest.record)
     quarantined += run.uploads.quarantined
-    record = replace(record, finished_at=datetime.now(UTC), status=_status(record))
+    outcome = RunOutcome.of(
+        record,
+        quarantined=len(quarantined),
+        failed=len(run.uploads.failed),
+        unanalysed=len(run.unanalysed),
+    )
+    record = replace(record, finished_at=datetime.now(UTC), status=outcome.status)
     _write_manifest(lake, record, quarantined)
     create_views(options.lake, options.views_path, storage_options=options.fs_options())
     return RunSummary(
@@ -476,14 +483,6 @@ def _awaiting(ledger: Ledger) -> frozenset[tuple[str, str]]:
     ingest carries them over): a dry run after a run stopped while waiting, or images still
     pending at this run's end. Their missing lake rows need no backfill."""
     return frozenset((i.subject_key, i.session_key) for i in pending_images(ledger))
-
-
-def _status(record: RunRecord) -> str:
-    if record.images_failed or record.images_pending:
-        return "incomplete"
-    if record.quarantined:
-        return "completed_with_quarantine"
-    return "completed_with_findings" if record.images_no_face else "completed"
 
 
 def _write_manifest(lake: Lake, record: RunRecord, quarantined: Sequence[QuarantinedFile]) -> None:

@@ -21,6 +21,7 @@ from flows.options import IngestOptions
 from haut.redaction import redact
 from schemas.captures import Capture, QuarantinedFile, QuarantineReason, Side, UnanalysedImage
 from tasks.lake import Lake, RunRecord
+from tasks.reporting.outcome import RunOutcome
 from tasks.uploading import Plan
 
 if TYPE_CHECKING:
@@ -65,16 +66,19 @@ class RunSummary:
     end: the terminal and the Prefect report both show these."""
 
     @property
+    def outcome(self) -> RunOutcome:
+        """What the run left undone: the one rule behind its status, ``ok`` and exit code."""
+        return RunOutcome.of(
+            self.record,
+            quarantined=len(self.quarantined),
+            failed=len(self.failed),
+            unanalysed=len(self.unanalysed),
+        )
+
+    @property
     def ok(self) -> bool:
         """True when nothing was quarantined, failed, left pending or found unanalysable."""
-        r = self.record
-        return not (
-            self.quarantined
-            or self.failed
-            or self.unanalysed
-            or r.images_pending
-            or r.images_failed
-        )
+        return self.outcome.ok
 
     def stage_rows(self) -> list[dict[str, object]]:
         r = self.record

@@ -1,13 +1,11 @@
-"""When ``hautflow ingest`` exits non-zero (its own module: the CLI imports it at start-up)."""
+"""When ``hautflow ingest`` exits non-zero (its own module: the CLI imports it at start-up).
+
+The rule itself is :class:`tasks.reporting.outcome.RunOutcome`; :class:`FailOn` lives next to it
+and is named here for the command line.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from tasks.reporting.outcome import FailOn
 
-
-class FailOn(StrEnum):
-    """When ``hautflow ingest`` exits non-zero."""
-
-    QUARANTINE = "quarantine"  # anything quarantined, not analysable, failed or left pending
-    FAILURE = "failure"  # only failed or pending images
-    NEVER = "never"
+__all__ = ["FailOn"]

@@ -265,10 +265,6 @@ def _hautflow() -> str:
 
 
 def exit_code(summary: RunSummary, fail_on: FailOn) -> int:
-    record = summary.record
-    unfinished = bool(summary.failed or record.images_pending or record.images_failed)
-    if fail_on is FailOn.NEVER:
-        return 0
-    if fail_on is FailOn.FAILURE:
-        return 1 if unfinished else 0
-    return 0 if summary.ok else 1
+    """The command's exit code: the run's :class:`~tasks.reporting.outcome.RunOutcome` at the
+    ``--fail-on`` level."""
+    return summary.outcome.exit_code(fail_on)
