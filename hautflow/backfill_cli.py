@@ -13,6 +13,7 @@ import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
 from hautflow.cli_support import announce_service, parse_day, warn_password_on_command_line
+from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
 
 if TYPE_CHECKING:
     from flows.backfill import BackfillOptions, BackfillSummary
@@ -27,20 +28,20 @@ def backfill_command(
     subject: Annotated[
         list[str] | None, typer.Option(help="A subject key (folder name); repeat for more.")
     ] = None,
+    # BackfillOptions' defaults of dataset, chunk_size and concurrency, written out: the model
+    # lives with the flow, which brings Prefect along, seconds of every `hautflow --help`
+    # (tests/test_cli_help_defaults.py checks every option's default against the model's).
     dataset: Annotated[
         str, typer.Option(help="Haut.AI dataset the ingest uploaded to.")
     ] = "hautflow",
     method: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Smoothing method: mean, mean_without_outliers, linear_approximation; "
-            "repeat for more (default: all three)."
-        ),
+        list[SmoothingMethod] | None,
+        typer.Option(help="Smoothing method; repeat for more (default: all three)."),
     ] = None,
-    # tasks.smoothing.settings' DEFAULT_WINDOW_DAYS and DEFAULT_MAX_SIZE, written out: importing
-    # that package costs seconds of every `hautflow --help` (tests/backfill checks they agree).
-    window: Annotated[int, typer.Option(help="Smoothing window, days.")] = 14,
-    max_size: Annotated[int, typer.Option(help="Most images a smoothed value takes.")] = 10,
+    window: Annotated[int, typer.Option(help="Smoothing window, days.")] = DEFAULT_WINDOW_DAYS,
+    max_size: Annotated[
+        int, typer.Option(help="Most images a smoothed value takes.")
+    ] = DEFAULT_MAX_SIZE,
     lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
     state: Annotated[
         str, typer.Option(help="Ledger, embedded emulator state and the views file.")

@@ -13,9 +13,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import asyncio
 import json
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -24,7 +23,13 @@ from flows.options import DEFAULT_LAKE, DEFAULT_STATE, IngestOptions
 from haut.emulator.config import DetectorRow, EmulatorConfig, FaultConfig
 from haut.redaction import redact
 from hautflow.backfill_cli import backfill_command
-from hautflow.cli_support import announce_service, warn_password_on_command_line
+from hautflow.cli_support import (
+    announce_service,
+    choice,
+    field_values,
+    model_defaults,
+    warn_password_on_command_line,
+)
 from hautflow.cli_support import parse_day as _day
 from hautflow.docs_cli import docs_app
 from hautflow.exit_policy import FailOn
@@ -33,13 +38,19 @@ from hautflow.smoothing_cli import smoothing_app
 
 SAMPLE_QUERY = "SELECT * FROM metrics LIMIT 5"
 
+# The values of the ingest's fixed-set options are the options model's (one home); typer reads
+# these types when it builds the command, a type checker sees the strings they are.
+if TYPE_CHECKING:
+    ImageKind = str
+    WaitName = str
+    WebhookAuthName = str
+else:
+    ImageKind = choice(field_values(IngestOptions, "image_kind"))
+    WaitName = choice(field_values(IngestOptions, "wait"))
+    WebhookAuthName = choice(field_values(IngestOptions, "webhook_auth"))
 
-class WebhookAuthName(StrEnum):
-    """How webhook deliveries prove they are ours (reference §4.9)."""
-
-    BEARER = "bearer"
-    BASIC = "basic"
-    QUERY = "query"
+INGEST = model_defaults(IngestOptions)
+"""The ingest options' defaults, by field: the command line repeats none of them."""
 
 
 app = typer.Typer(
@@ -217,32 +228,34 @@ def ingest(
     source: Annotated[
         str, typer.Argument(help="Image folder: path, file://, s3://, gs://, memory://")
     ],
-    lake: Annotated[str, typer.Option(help="Where the Parquet lake goes.")] = DEFAULT_LAKE,
+    lake: Annotated[str, typer.Option(help="Where the Parquet lake goes.")] = INGEST["lake"],
     state: Annotated[
         str, typer.Option(help="Ledger, embedded emulator state and the views file.")
-    ] = DEFAULT_STATE,
+    ] = INGEST["state_dir"],
     manifest: Annotated[
         str | None, typer.Option(help="CSV (path, subject, session, side, light, captured_at).")
-    ] = None,
+    ] = INGEST["manifest"],
     allow_outside_source: Annotated[
         bool,
         typer.Option(
             help="Let --manifest rows name photos outside SOURCE (../, absolute paths, other "
             "URLs); such rows are quarantined otherwise."
         ),
-    ] = False,
+    ] = INGEST["allow_outside_source"],
     read_timeout: Annotated[
         float,
         typer.Option(
             help="Seconds a photo's read may give no data (a stalled drive, share or pipe) "
             "before the file is quarantined as unreadable."
         ),
-    ] = 60.0,
-    dataset: Annotated[str, typer.Option(help="Haut.AI dataset the photos go to.")] = "hautflow",
-    image_kind: Annotated[str, typer.Option(help="selfie, skin or visia.")] = "selfie",
-    wait: Annotated[
-        str, typer.Option(help="How results are awaited: poll, websocket, webhook.")
-    ] = ("poll"),
+    ] = INGEST["read_timeout"],
+    dataset: Annotated[str, typer.Option(help="Haut.AI dataset the photos go to.")] = INGEST[
+        "dataset"
+    ],
+    image_kind: Annotated[
+        ImageKind, typer.Option(help="The photos' kind (a new dataset's image type).")
+    ] = INGEST["image_kind"],
+    wait: Annotated[WaitName, typer.Option(help="How results are awaited.")] = INGEST["wait"],
     webhook_host: Annotated[
         str | None, typer.Option(help="Address the webhook receiver binds (with --wait webhook).")
     ] = None,
@@ -261,9 +274,15 @@ def ingest(
         str | None,
         typer.Option(help="User name (basic) or query parameter name (query); default hautflow."),
     ] = None,
-    timeout: Annotated[float, typer.Option(help="Seconds to wait for results.")] = 600.0,
-    chunk_size: Annotated[int, typer.Option(help="Captures per upload task.")] = 50,
-    concurrency: Annotated[int, typer.Option(help="Captures uploaded at once per chunk.")] = 8,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for results.")] = INGEST[
+        "results_timeout"
+    ],
+    chunk_size: Annotated[int, typer.Option(help="Captures per upload task.")] = INGEST[
+        "chunk_size"
+    ],
+    concurrency: Annotated[int, typer.Option(help="Captures uploaded at once per chunk.")] = INGEST[
+        "concurrency"
+    ],
     requests_per_second: Annotated[
         float | None,
         typer.Option(
@@ -297,17 +316,17 @@ def ingest(
     allow_mixed_services: Annotated[
         bool,
         typer.Option(help="Write into a lake holding the other kind of service's results."),
-    ] = False,
+    ] = INGEST["allow_mixed_services"],
     allow_duplicate_photos: Annotated[
         bool,
         typer.Option(
             help="Upload photos already analysed under another subject or session (each "
             "analysis is charged)."
         ),
-    ] = False,
+    ] = INGEST["allow_duplicate_photos"],
     mask_coordinates: Annotated[
         bool, typer.Option(help="Keep each mask's GeoJSON features (large) in the lake.")
-    ] = False,
+    ] = INGEST["mask_coordinates"],
     ledger_url: Annotated[
         str | None, typer.Option(envvar="HAUTFLOW_LEDGER_URL", help="SQLAlchemy URL of the ledger.")
     ] = None,
@@ -319,7 +338,9 @@ def ingest(
         ),
     ] = None,
     fail_on: Annotated[FailOn, typer.Option(help="When to exit non-zero.")] = FailOn.QUARANTINE,
-    dry_run: Annotated[bool, typer.Option(help="Show the plan; upload nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; upload nothing.")] = INGEST[
+        "dry_run"
+    ],
     json_output: Annotated[
         bool,
         typer.Option(
@@ -399,10 +420,10 @@ def ingest(
             allow_outside_source=allow_outside_source,
             read_timeout=read_timeout,
             dataset=dataset,
-            image_kind=image_kind,  # validated by the model
+            image_kind=image_kind,
             wait=wait,
             wait_options=wait_options,
-            webhook_auth=webhook_auth.value if webhook_auth else None,
+            webhook_auth=webhook_auth,
             webhook_auth_key=webhook_auth_key,
             results_timeout=timeout,
             chunk_size=chunk_size,

@@ -4,9 +4,44 @@ the command modules, so they cannot import it back)."""
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import typer
+from pydantic import BaseModel
+
+
+def model_defaults(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s defaults by field (required fields have none): an option shows and uses the
+    options' own default, never a copy of it."""
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in model.model_fields.items()
+        if not field.is_required()
+    }
+
+
+def field_values(model: type[BaseModel], field: str) -> tuple[str, ...]:
+    """The values ``model`` allows for ``field`` (a Literal's, or the enum the field declares
+    for deployment forms), as its JSON schema lists them; None, for an optional one, aside."""
+    declared = _schema(model)["properties"][field]
+    for variant in (declared, *declared.get("anyOf", ())):
+        if "enum" in variant:
+            return tuple(variant["enum"])
+    raise TypeError(f"{model.__name__}.{field} declares no set of values: {declared}")
+
+
+@cache
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
+def choice(values: tuple[str, ...]) -> Any:
+    """The type of an option that takes exactly ``values``: typer lists them in the help and
+    refuses any other value, naming them. Built from the values' one home (an options model's
+    Literal, an enum), so the command line never retypes them; a type checker sees ``str``."""
+    return Literal[values]
 
 
 def parse_day(text: str | None, option: str) -> date | None:

@@ -11,13 +11,12 @@ folder cannot be used.
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from hautflow.cli_support import announce_service
+from hautflow.cli_support import announce_service, choice
 from schemas.api_results import SmoothingMethod
 from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS
 
@@ -29,21 +28,23 @@ smoothing_app = typer.Typer(
 )
 
 
-class MethodChoice(StrEnum):
-    """``--method``: a method of :class:`SmoothingMethod` (the one list), or all three."""
+ALL_METHODS = "all"
+"""``--method all``: every method of :class:`SmoothingMethod`."""
 
-    MEAN = SmoothingMethod.MEAN.value
-    MEAN_WITHOUT_OUTLIERS = SmoothingMethod.MEAN_WITHOUT_OUTLIERS.value
-    LINEAR_APPROXIMATION = SmoothingMethod.LINEAR_APPROXIMATION.value
-    ALL = "all"
-
-    def methods(self) -> list[str]:
-        if self is MethodChoice.ALL:
-            return [m.value for m in SmoothingMethod]
-        return [SmoothingMethod(self.value).value]
+# ``--method`` takes a method of SmoothingMethod (their one list) or all; typer reads the type
+# when it builds the command, a type checker sees the string it is.
+if TYPE_CHECKING:
+    MethodName = str
+else:
+    MethodName = choice((*(method.value for method in SmoothingMethod), ALL_METHODS))
 
 
-MethodOption = Annotated[MethodChoice, typer.Option("--method", help="Smoothing method, or all.")]
+def _methods(method: str) -> list[str]:
+    """The methods ``--method`` names: that one, or every one for ``all``."""
+    return [m.value for m in SmoothingMethod] if method == ALL_METHODS else [method]
+
+
+MethodOption = Annotated[MethodName, typer.Option("--method", help="Smoothing method, or all.")]
 WindowOption = Annotated[
     int, typer.Option("--window", min=1, help="Days back from each image (sample_time_window).")
 ]
@@ -65,7 +66,7 @@ ApiUrlOption = Annotated[
 
 
 def _options(
-    method: MethodChoice,
+    method: str,
     window: int,
     max_size: int,
     subjects: list[str] | None,
@@ -85,7 +86,7 @@ def _options(
                 "api_url": api_url,
                 "emulator": True,
                 "subjects": subjects or None,
-                "methods": method.methods(),
+                "methods": _methods(method),
                 "window_days": window,
                 "max_size": max_size,
             }
@@ -126,7 +127,9 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 @smoothing_app.command()
 def pull(
-    method: MethodOption = MethodChoice.MEAN,
+    # SmoothingOptions' default (flows/smoothing.py brings Prefect along, too slow for --help;
+    # tests/test_cli_help_defaults.py checks the two agree).
+    method: MethodOption = SmoothingMethod.MEAN.value,
     window: WindowOption = DEFAULT_WINDOW_DAYS,
     max_size: MaxSizeOption = DEFAULT_MAX_SIZE,
     subject: SubjectOption = None,
@@ -162,7 +165,7 @@ def pull(
 
 @smoothing_app.command()
 def compare(
-    method: MethodOption = MethodChoice.ALL,
+    method: MethodOption = ALL_METHODS,
     window: WindowOption = DEFAULT_WINDOW_DAYS,
     max_size: MaxSizeOption = DEFAULT_MAX_SIZE,
     subject: SubjectOption = None,
