@@ -14,10 +14,10 @@ from datetime import date, datetime
 from typing import Any
 
 from haut import paths
-from haut.paths import BatchRef, ImageRef, SubjectRef
 from haut.session import ApiSession, TokenPlacement
 from schemas.api import Batch, Image, Subject, parse_items
 from schemas.api_results import AuxImage, ResultRow, SmoothedValue
+from schemas.refs import BatchRef, ImageRef, SubjectRef
 from schemas.wire_time import format_wire_time
 
 PDF_OPTIONS = {"timeout": 30000, "waitUntil": "networkidle0"}

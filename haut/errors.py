@@ -23,8 +23,9 @@ from typing import Any
 
 import httpx
 
-from haut.redaction import redact, strip_url_secrets
+from haut.redaction import redact
 from schemas.errors import HautflowError
+from schemas.url_secrets import strip_url_secrets
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from haut.errors import AuthError, HautError, TransientError
-from haut.redaction import get_logger, strip_url_secrets
+from haut.redaction import get_logger
 from haut.retry import RetryPolicy, Sleep, call_with_retries
 from schemas.api_results import Notification, parse_notification
+from schemas.url_secrets import strip_url_secrets
 
 log = get_logger(__name__)
 

@@ -1,4 +1,4 @@
-"""URL paths of the Haut.AI API, and small references that name a subject, batch or image.
+"""URL paths of the Haut.AI API, built from the references in :mod:`schemas.refs`.
 
 Paths follow the reference (§4): ``{C}`` = ``/api/v1/companies/{company_id}``, then
 datasets, subjects, batches and images below it. Every documented path ends with ``/``.
@@ -6,7 +6,7 @@ datasets, subjects, batches and images below it. Every documented path ends with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from schemas.refs import BatchRef, ImageRef, SubjectRef
 
 API = "/api/v1"
 LOGIN_PATHS = (f"{API}/login/", f"{API}/auth/login/")
@@ -24,47 +24,6 @@ header): every run records who answered it, and a lake refuses to mix the two.""
 
 FSM2_APPLICATION_ID = "8b5b3acc-480b-4412-8d2c-ebe6ab4384d7"
 """Face Skin Metrics 2.0, the application the quick start attaches."""
-
-
-@dataclass(frozen=True)
-class SubjectRef:
-    """Where a subject lives: its dataset and its own id."""
-
-    dataset_id: str
-    subject_id: str
-
-    def batch(self, batch_id: str) -> BatchRef:
-        return BatchRef(self.dataset_id, self.subject_id, batch_id)
-
-
-@dataclass(frozen=True)
-class BatchRef:
-    """Where a batch lives: dataset, subject and its own id."""
-
-    dataset_id: str
-    subject_id: str
-    batch_id: str
-
-    @property
-    def subject(self) -> SubjectRef:
-        return SubjectRef(self.dataset_id, self.subject_id)
-
-    def image(self, image_id: str) -> ImageRef:
-        return ImageRef(self.dataset_id, self.subject_id, self.batch_id, image_id)
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """Where an image lives: dataset, subject, batch and its own id."""
-
-    dataset_id: str
-    subject_id: str
-    batch_id: str
-    image_id: str
-
-    @property
-    def batch(self) -> BatchRef:
-        return BatchRef(self.dataset_id, self.subject_id, self.batch_id)
 
 
 def company(company_id: str) -> str:

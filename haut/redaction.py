@@ -1,7 +1,8 @@
 """The single home of secret redaction: text, URLs, log records and credential values.
 
-Errors, logging and (later) run artifacts all pass text through :func:`redact`; aux image
-URLs are stored only after :func:`strip_url_secrets`. Secrets that have no recognisable shape
+Errors, logging and run artifacts all pass text through :func:`redact`; aux image URLs are
+stored only after :func:`schemas.url_secrets.strip_url_secrets`, whose names of secret-bearing
+fields are the ones masked here too. Secrets that have no recognisable shape
 (opaque tokens, passwords) are masked too once registered with :func:`register_secret`, which
 the client does for every credential and token it handles.
 """
@@ -11,15 +12,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import SecretStr
 
-MASK = "***"
+from schemas.url_secrets import SECRET_NAME
 
-# Query parameter / field names that carry secrets (token=, access_token=, X-Goog-Signature=,
-# auth_key=, password=...). Matched case-insensitively anywhere in the name.
-_SECRET_NAME = re.compile(r"token|signature|secret|passw|key|auth|credential|cookie", re.IGNORECASE)
+MASK = "***"
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _HEADER = re.compile(
@@ -37,7 +35,7 @@ _KEY_VALUE = re.compile(
     """
 )
 _QUERY_SECRET = re.compile(
-    r"([?&;][^=&\s#\"']*?(?:" + _SECRET_NAME.pattern + r")[^=&\s#\"']*=)"
+    r"([?&;][^=&\s#\"']*?(?:" + SECRET_NAME.pattern + r")[^=&\s#\"']*=)"
     r"([^&\s#\"']+)",
     re.IGNORECASE,
 )
@@ -84,7 +82,7 @@ def redact(text: str) -> str:
 
 # Every pattern above needs one of these words: text without them (or a registered secret)
 # comes through redact() unchanged, so bulk callers can skip it cheaply.
-_HINT = re.compile(_SECRET_NAME.pattern + r"|eyj|bearer|csrf|b64data", re.IGNORECASE)
+_HINT = re.compile(SECRET_NAME.pattern + r"|eyj|bearer|csrf|b64data", re.IGNORECASE)
 
 
 def may_hold_secret(text: str) -> bool:
@@ -92,21 +90,6 @@ def may_hold_secret(text: str) -> bool:
     if _HINT.search(text):
         return True
     return any(secret in text for secret in _known_secrets())
-
-
-def is_secret_name(name: str) -> bool:
-    """Whether a query parameter or field of this name carries a secret."""
-    return bool(_SECRET_NAME.search(name))
-
-
-def strip_url_secrets(url: str) -> str:
-    """``url`` without token-bearing query parameters or user:password (safe to store)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_name(k)
-    ]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), parts.fragment))
 
 
 class RedactingFilter(logging.Filter):

@@ -28,10 +28,11 @@ from haut.errors import (
 )
 from haut.paths import EMULATOR_HEADER, LOGIN_PATHS
 from haut.ratelimit import Throttle
-from haut.redaction import get_logger, install_log_redaction, strip_url_secrets
+from haut.redaction import get_logger, install_log_redaction
 from haut.retry import RetryPolicy, Sleep, call_with_retries
 from schemas.api import page_items
 from schemas.errors import HautflowError
+from schemas.url_secrets import strip_url_secrets
 
 log = get_logger(__name__)
 

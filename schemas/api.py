@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from haut.redaction import strip_url_secrets
+from schemas.url_secrets import strip_url_secrets
 from schemas.wire_time import parse_wire_time
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from haut.paths import ImageRef
+from schemas.refs import ImageRef
 
 
 class Side(StrEnum):

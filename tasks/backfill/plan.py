@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from haut.paths import SubjectRef
 from schemas.captures import UploadedImage
+from schemas.refs import SubjectRef
 from tasks.ledger import ImageState
 
 HISTORY_MARGIN = timedelta(seconds=1)

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from haut.redaction import MASK, is_secret_name, may_hold_secret, redact, strip_url_secrets
+from haut.redaction import MASK, may_hold_secret, redact
 from schemas.api_results import (
     AlgorithmResult,
     AuxImage,
@@ -32,6 +32,7 @@ from schemas.api_results import (
     ResultRow,
 )
 from schemas.captures import Side, UploadedImage
+from schemas.url_secrets import is_secret_name, strip_url_secrets
 from tasks.lake.rows import LakeRows, Row, capture_month, stable_id
 
 __all__ = ["flatten_image", "safe_json", "split_value"]

@@ -20,8 +20,8 @@ import duckdb
 
 from haut.client import HautClient
 from haut.errors import AuthError, HautError
-from haut.paths import ImageRef
 from haut.redaction import redact
+from schemas.refs import ImageRef
 from tasks.fs import safe_file_name
 from tasks.lake.query import install_views
 from tasks.lake.store import Lake

@@ -38,7 +38,6 @@ from sqlalchemy.exc import IntegrityError
 
 from haut.client import HautClient
 from haut.errors import AuthError, CreateInDoubtError, HautError, RequestRefusedError
-from haut.paths import BatchRef, SubjectRef
 from schemas.api import Batch, Image, Subject
 from schemas.captures import (
     Capture,
@@ -49,6 +48,7 @@ from schemas.captures import (
     UploadedImage,
 )
 from schemas.errors import HautflowError
+from schemas.refs import BatchRef, SubjectRef
 from schemas.wire_time import format_wire_time
 from tasks.ledger import (
     ON_THE_API,

@@ -29,10 +29,10 @@ from typing import Any
 import pyarrow.dataset as ds
 
 from haut.client import HautClient
-from haut.paths import SubjectRef
 from haut.redaction import get_logger
 from schemas.captures import Capture, ImageKind, Side
 from schemas.lake import table_spec
+from schemas.refs import SubjectRef
 from tasks.lake.store import Lake, newest_per_id
 from tasks.ledger import CaptureState, ImageState, Ledger
 

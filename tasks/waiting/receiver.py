@@ -33,8 +33,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from haut.redaction import get_logger, register_secret, strip_url_secrets
+from haut.redaction import get_logger, register_secret
 from schemas.api_results import WebhookPayload
+from schemas.url_secrets import strip_url_secrets
 
 log = get_logger(__name__)
 

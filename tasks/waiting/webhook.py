@@ -26,9 +26,10 @@ from datetime import UTC, datetime
 
 from haut.client import HautClient
 from haut.errors import CreateInDoubtError, HautError
-from haut.redaction import get_logger, strip_url_secrets
+from haut.redaction import get_logger
 from schemas.api import Webhook
 from schemas.captures import UploadedImage
+from schemas.url_secrets import strip_url_secrets
 from tasks.waiting.poll import PollBackoff
 from tasks.waiting.receiver import DEFAULT_PATH, WebhookAuth, WebhookReceiver
 from tasks.waiting.signals import ImageSignal, SignalHub, SignalWait

@@ -14,8 +14,9 @@ import pytest
 from haut.auth import PasswordCredentials
 from haut.client import HautClient
 from haut.errors import AuthError, CreateInDoubtError, NotFoundError, TransientError
-from haut.paths import LOGIN_PATHS, SubjectRef
+from haut.paths import LOGIN_PATHS
 from haut.retry import RetryPolicy
+from schemas.refs import SubjectRef
 from tests.haut.conftest import (
     PASSWORD,
     USERNAME,

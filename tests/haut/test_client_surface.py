@@ -17,7 +17,7 @@ from haut.errors import (
     NotFoundError,
     RequestRefusedError,
 )
-from haut.paths import ImageRef
+from schemas.refs import ImageRef
 from tests.haut.conftest import (
     PASSWORD,
     USERNAME,

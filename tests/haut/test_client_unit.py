@@ -18,7 +18,7 @@ from haut.errors import (
     RequestRefusedError,
     TransientError,
 )
-from haut.paths import BatchRef
+from schemas.refs import BatchRef
 from tests.haut.conftest import (
     USERNAME,
     FakeClock,

@@ -20,10 +20,11 @@ from haut.emulator.config import EmulatorConfig
 from haut.emulator.faces import render_face
 from haut.emulator.server import EmulatorServer
 from haut.errors import AuthError, CreateInDoubtError, NotFoundError
-from haut.paths import FSM2_APPLICATION_ID, BatchRef, SubjectRef
+from haut.paths import FSM2_APPLICATION_ID
 from haut.retry import RetryPolicy
 from schemas.api import Subject
 from schemas.api_results import AlgorithmResult, AlgorithmResultMessage, PhotoCalculated
+from schemas.refs import BatchRef, SubjectRef
 from tests.haut.conftest import SleepRecorder
 from tests.support import control, wait_until
 

@@ -9,7 +9,8 @@ import pytest
 
 from haut.auth import PasswordCredentials, TokenCredentials, jwt_lifetime
 from haut.errors import HautError, error_from_response
-from haut.redaction import RedactingFilter, redact, register_secret, strip_url_secrets
+from haut.redaction import RedactingFilter, redact, register_secret
+from schemas.url_secrets import strip_url_secrets
 from tests.haut.conftest import jwt_with_exp
 
 JWT = jwt_with_exp(1_900_000_000, "x", iat=1_899_999_880)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from haut.paths import ImageRef
 from schemas.captures import Capture, ImageKind, Side, SourceImage, UploadedImage
+from schemas.refs import ImageRef
 
 MOMENT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 

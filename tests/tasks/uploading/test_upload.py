@@ -17,9 +17,9 @@ import pytest
 from haut.client import HautClient
 from haut.emulator.server import EmulatorServer
 from haut.errors import CreateInDoubtError, TransientError
-from haut.paths import SubjectRef
 from schemas.api import Batch, Image, Subject
 from schemas.captures import Capture, Discovery, ImageKind, QuarantineReason, Side
+from schemas.refs import SubjectRef
 from tasks.ledger import CaptureRecord, Ledger, LedgerBusyError
 from tasks.uploading import (
     DatasetConflictError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from haut.paths import BatchRef, ImageRef, SubjectRef
+from schemas.refs import BatchRef, ImageRef, SubjectRef
 
 
 def test_image_id_reference_shapes() -> None:
