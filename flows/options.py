@@ -5,13 +5,21 @@ Deployments pass these as a JSON object; the command line builds them from its f
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Secret,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from tasks.operations.retention import MAX_DAYS, Retention
+from tasks.waiting import registry as waiters
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_STATE = "data/state"
@@ -86,7 +94,12 @@ class IngestOptions(ServiceOptions):
     report_plots: int = Field(
         4, ge=0, le=20, description="Subjects whose skin diary the run's report draws (0: none)"
     )
-    wait: Literal["poll", "websocket", "webhook"] = "poll"
+    wait: str = Field(
+        waiters.DEFAULT_STRATEGY,
+        description="How results are awaited (tasks/waiting/registry.py lists the ways)",
+        # The ways as a JSON-schema enum for the deployment's form, read when it is drawn.
+        json_schema_extra=lambda schema: schema.update(enum=list(waiters.names())),
+    )
     wait_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Options of the waiter, e.g. the webhook's host, port and public_url",
@@ -141,6 +154,13 @@ class IngestOptions(ServiceOptions):
     )
     dry_run: bool = False
 
+    @field_validator("wait")
+    @classmethod
+    def _a_known_waiter(cls, wait: str) -> str:
+        if wait not in waiters.names():
+            raise waiters.UnknownWaiterError(wait)
+        return wait
+
     @model_validator(mode="after")
     def _options_fit_the_waiter(self) -> IngestOptions:
         """Refuse waiter options the chosen waiter does not take, before anything is created.
@@ -161,7 +181,7 @@ class IngestOptions(ServiceOptions):
         accepted = _waiter_parameters(self.wait)
         unknown = sorted(set(self.wait_options) - accepted)
         if unknown:
-            others = [name for name in ("poll", "websocket", "webhook") if name != self.wait]
+            others = [name for name in waiters.names() if name != self.wait]
             where = [n for n in others if set(unknown) <= _waiter_parameters(n)]
             hint = f" (options of wait={where[0]!r})" if where else ""
             raise ValueError(
@@ -204,10 +224,6 @@ def _waiter_parameters(wait: str) -> set[str]:
     ``authorization`` is set from ``webhook_auth`` and the environment, never from plain
     options: its secret would be recorded with the run's parameters.
     """
-    # Here, not at the top: the waiters bring a web server along, and ``hautflow --help``
-    # imports this module.
-    from tasks.waiting import PollWaiter, WebhookWaiter, WebsocketWaiter
-
-    waiter = {"poll": PollWaiter, "websocket": WebsocketWaiter, "webhook": WebhookWaiter}[wait]
-    names = set(inspect.signature(waiter).parameters)
-    return names - {"authorization"}
+    # Imported now, not with this module: the waiters bring a web server along, and
+    # ``hautflow --help`` imports this module.
+    return set(waiters.parameters(wait)) - {"authorization"}

@@ -5,9 +5,11 @@
 * ``webhook``: start a receiver, register it as the dataset webhook, read an image when it is
   delivered.
 
-Every waiter returns one :class:`ImageResults` per image, in order; an image not complete at the
-timeout comes back with ``complete=False`` (the caller records it pending and the next run picks
-it up). Rows and aux images are always read with ``client.results`` / ``client.aux_images``.
+The names and their classes are in :mod:`~tasks.waiting.registry`: a new way is one module and
+one line there. Every waiter returns one :class:`ImageResults` per image, in order; an image
+not complete at the timeout comes back with ``complete=False`` (the caller records it pending
+and the next run picks it up). Rows and aux images are always read with ``client.results`` /
+``client.aux_images``.
 Open the notification channel before uploading so nothing is missed::
 
     waiter = make_waiter("websocket")
@@ -20,18 +22,21 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, Protocol, get_args
+from importlib import import_module
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from haut.client import HautClient
-from schemas.captures import UploadedImage
-from tasks.waiting.poll import PollBackoff, PollWaiter
-from tasks.waiting.receiver import WebhookAuth, WebhookAuthScheme, WebhookReceiver
-from tasks.waiting.tracker import ImageResults
-from tasks.waiting.webhook import WebhookWaiter
-from tasks.waiting.websocket import WebsocketWaiter
+from tasks.waiting import registry
+
+if TYPE_CHECKING:
+    from haut.client import HautClient
+    from schemas.captures import UploadedImage
+    from tasks.waiting.poll import PollBackoff, PollWaiter
+    from tasks.waiting.receiver import WebhookAuth, WebhookAuthScheme, WebhookReceiver
+    from tasks.waiting.tracker import ImageResults
+    from tasks.waiting.webhook import WebhookWaiter
+    from tasks.waiting.websocket import WebsocketWaiter
 
 __all__ = [
-    "WAITER_NAMES",
     "ImageResults",
     "PollBackoff",
     "PollWaiter",
@@ -45,8 +50,27 @@ __all__ = [
     "make_waiter",
 ]
 
-WaiterName = Literal["poll", "websocket", "webhook"]
-WAITER_NAMES: tuple[str, ...] = get_args(WaiterName)
+WaiterName: TypeAlias = str
+"""A wait strategy's name: one of :func:`tasks.waiting.registry.names`."""
+
+_LAZY = {
+    "ImageResults": "tasks.waiting.tracker",
+    "PollBackoff": "tasks.waiting.poll",
+    "PollWaiter": "tasks.waiting.poll",
+    "WebhookAuth": "tasks.waiting.receiver",
+    "WebhookAuthScheme": "tasks.waiting.receiver",
+    "WebhookReceiver": "tasks.waiting.receiver",
+    "WebhookWaiter": "tasks.waiting.webhook",
+    "WebsocketWaiter": "tasks.waiting.websocket",
+}
+"""Names imported on first use: :mod:`~tasks.waiting.registry` is read by the options at
+start-up, and importing this package must not start the waiters' web stack."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(_LAZY[name]), name)
 
 
 class ResultWaiter(Protocol):
@@ -72,19 +96,7 @@ class ResultWaiter(Protocol):
         ...
 
 
-_WAITERS: dict[str, type[PollWaiter | WebsocketWaiter | WebhookWaiter]] = {
-    "poll": PollWaiter,
-    "websocket": WebsocketWaiter,
-    "webhook": WebhookWaiter,
-}
-
-
-def make_waiter(name: WaiterName | str = "poll", **options: Any) -> ResultWaiter:
-    """The waiter called ``name`` with its options (see each class for what it takes)."""
-    try:
-        waiter_class = _WAITERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown result waiter {name!r}: choose one of {', '.join(WAITER_NAMES)}"
-        ) from None
-    return waiter_class(**options)
+def make_waiter(name: WaiterName = registry.DEFAULT_STRATEGY, **options: Any) -> ResultWaiter:
+    """The waiter of strategy ``name`` (:data:`~tasks.waiting.registry.STRATEGIES`) with its
+    options (see each class for what it takes); ValueError for an unknown name."""
+    return registry.waiter_class(name)(**options)
