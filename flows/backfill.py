@@ -35,7 +35,6 @@ from pydantic import Field, Secret, SecretStr, model_validator
 from flows.chunking import first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.redaction import redact
-from hautflow.service import connect, require_service
 from schemas.errors import HautflowError
 from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
 from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
@@ -45,6 +44,7 @@ from tasks.lake.provenance import check_one_kind_of_service
 from tasks.lake.run_history import record_died_runs
 from tasks.ledger import Ledger
 from tasks.ledger.location import existing_ledger
+from tasks.service.connection import connect, require_service
 from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
 
 CHUNKS_IN_FLIGHT = 4

@@ -27,8 +27,6 @@ from flows.options import IngestOptions
 from flows.summary import RunSummary, publish_summary, with_warnings
 from haut.client import HautClient
 from haut.redaction import redact
-from hautflow.service import connect, require_service
-from hautflow.settings import ConfigurationError, HautSettings
 from schemas.captures import (
     Capture,
     Discovery,
@@ -46,6 +44,8 @@ from tasks.ledger import Ledger
 from tasks.ledger.location import open_ledger
 from tasks.progress import Stage
 from tasks.reporting.outcome import RunOutcome
+from tasks.service.connection import connect, require_service
+from tasks.service.settings import ConfigurationError, HautSettings
 from tasks.uploading import (
     DatasetContext,
     Plan,

@@ -18,7 +18,6 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import Field, Secret
 
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
-from hautflow.service import connect, require_service
 from schemas.errors import HautflowError
 from tasks.lake import Lake
 from tasks.operations.reports import (
@@ -29,6 +28,7 @@ from tasks.operations.reports import (
     latest_images,
     write_reports,
 )
+from tasks.service.connection import connect, require_service
 
 
 class ReportOptions(ServiceOptions):

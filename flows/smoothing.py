@@ -30,11 +30,11 @@ from flows.chunking import chunks, first_error
 from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
 from haut.client import HautClient
 from haut.redaction import redact
-from hautflow.service import connect, require_service
 from schemas.captures import UploadedImage
 from tasks.lake import Lake, RunRecord, create_views, run_rows
 from tasks.lake import connect as connect_lake
 from tasks.lake.provenance import check_one_kind_of_service
+from tasks.service.connection import connect, require_service
 from tasks.smoothing.compare import ApiAnswers, Comparison, compare
 from tasks.smoothing.pull import SmoothedWriter, lake_images, pull_smoothed
 from tasks.smoothing.settings import (

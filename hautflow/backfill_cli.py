@@ -100,9 +100,9 @@ def _run(options: BackfillOptions, *, json_output: bool) -> BackfillSummary:
     from flows.backfill import BackfillError, backfill
     from haut.errors import HautError
     from hautflow.failures import explain, prefect_errors_held_back, service_name
-    from hautflow.settings import ConfigurationError
     from tasks.lake.provenance import MixedServicesError
     from tasks.ledger import LedgerBusyError
+    from tasks.service.settings import ConfigurationError
 
     expected = (BackfillError, LedgerBusyError, ConfigurationError, MixedServicesError, HautError)
     try:

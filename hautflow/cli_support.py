@@ -68,7 +68,7 @@ def announce_service(
     results from it are not real analyses, and nothing else would say so. When the fallback is
     not ``allowed`` (``--no-emulator``), the command stops here with the fix (exit 2), before
     anything starts."""
-    from hautflow.settings import EMULATOR_NOTICE, ConfigurationError, HautSettings
+    from tasks.service.settings import EMULATOR_NOTICE, ConfigurationError, HautSettings
 
     try:
         emulated = HautSettings().uses_embedded_emulator(api_url, credentials_block)

@@ -75,7 +75,7 @@ def explain(
 
 def service_name(api_url: str | None) -> str:
     """Who a command asks, in words: the service at its URL, or the embedded emulator."""
-    from hautflow.settings import HautSettings
+    from tasks.service.settings import HautSettings
 
     try:
         url = api_url or HautSettings().service_url()

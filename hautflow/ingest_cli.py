@@ -27,12 +27,12 @@ from haut.errors import HautError
 from haut.redaction import redact
 from hautflow.exit_policy import FailOn
 from hautflow.failures import explain, prefect_errors_held_back, service_name
-from hautflow.settings import ConfigurationError
 from tasks.discovery import DiscoveryError
 from tasks.lake.provenance import MixedServicesError
 from tasks.ledger import LedgerBusyError
 from tasks.ledger.location import ledger_path
 from tasks.progress import Stage, reporting_to
+from tasks.service.settings import ConfigurationError
 from tasks.uploading import DatasetConflictError
 
 console = Console(stderr=True)

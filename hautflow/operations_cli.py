@@ -45,10 +45,10 @@ def _run(
     """Run ``work`` with a client for the configured service; a user error ends the command
     with its message (no traceback) and exit code 2."""
     from haut.errors import HautError
-    from hautflow.service import connect
-    from hautflow.settings import ConfigurationError
     from tasks.ledger import LedgerBusyError
     from tasks.operations.errors import OperationError
+    from tasks.service.connection import connect
+    from tasks.service.settings import ConfigurationError
     from tasks.uploading import DatasetConflictError
 
     async def main() -> T:

@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from haut.client import HautClient
-from hautflow.service import connect
 from schemas.api_results import ResultRow
 from schemas.refs import ImageRef, SubjectRef
+from tasks.service.connection import connect
 
 DATASET_NAME = "hautflow quickstart"
 RESULTS_TIMEOUT_SECONDS = 60.0

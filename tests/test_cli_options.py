@@ -21,9 +21,9 @@ from flows.options import IngestOptions
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
 from hautflow.cli import app
-from hautflow.settings import ConfigurationError, HautSettings
 from tasks.discovery.discover import READ_TIMEOUT
 from tasks.lake import Lake, flatten_image
+from tasks.service.settings import ConfigurationError, HautSettings
 from tasks.waiting import WebhookAuthScheme, WebhookWaiter, make_waiter
 from tasks.waiting.receiver import MAX_FIELD_LENGTH
 from tests.tasks.lake_support import capture_rows, uploaded_image

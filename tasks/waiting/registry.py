@@ -11,6 +11,8 @@ import inspect
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from schemas.errors import HautflowError
+
 if TYPE_CHECKING:
     from tasks.waiting import ResultWaiter
 
@@ -24,7 +26,7 @@ STRATEGIES: dict[str, str] = {
 DEFAULT_STRATEGY = "poll"
 
 
-class UnknownWaiterError(ValueError):
+class UnknownWaiterError(HautflowError, ValueError):
     """A wait strategy that is not in :data:`STRATEGIES`."""
 
     def __init__(self, name: str) -> None:

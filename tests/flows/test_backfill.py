@@ -24,13 +24,13 @@ from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
 from haut.errors import AuthError
 from hautflow.cli import app
-from hautflow.service import connect as connect_service
 from schemas.lake import TABLES
 from tasks.backfill.plan import SubjectSlice, Target
 from tasks.backfill.read import ChunkReader, Reading, SmoothingRequest
 from tasks.backfill.write import BackfillWriter
 from tasks.lake import Lake, connect
 from tasks.ledger import ImageState, Ledger, LedgerBusyError
+from tasks.service.connection import connect as connect_service
 from tasks.smoothing.settings import SmoothingMethod
 from tests.flows.conftest import haut_environment
 from tests.flows.support import (

@@ -24,11 +24,11 @@ from haut.emulator.faces import render_no_face
 from hautflow.cli import app
 from hautflow.exit_policy import FailOn
 from hautflow.ingest_cli import exit_code
-from hautflow.settings import ConfigurationError
 from schemas.captures import QuarantineReason
 from tasks.lake import Lake, RunRecord, connect, run_rows
 from tasks.lake.provenance import MixedServicesError, services_in_lake
 from tasks.lake.writer import BufferedLakeWriter
+from tasks.service.settings import ConfigurationError
 from tests.flows.support import (
     Emulator,
     assert_each_photo_uploaded_once,

@@ -24,10 +24,10 @@ from flows.options import IngestOptions
 from flows.summary import PLAN_ROWS_SHOWN, RunSummary, dataset_warnings, lake_warnings
 from hautflow import ingest_cli
 from hautflow.cli import app
-from hautflow.settings import ConfigurationError
 from schemas.captures import Capture, QuarantinedFile, Side, SourceImage
 from tasks.discovery import discover
 from tasks.lake import RunRecord
+from tasks.service.settings import ConfigurationError
 from tasks.uploading import Plan
 from tests.flows.support import (
     SMALL_CAPTURES,

@@ -1,5 +1,6 @@
-"""The client's request rate and concurrency: ``hautflow.service.connect`` gives the client the
-limits it is asked for, over the environment's, and the throttle holds requests to them.
+"""The client's request rate and concurrency: ``tasks.service.connection.connect`` gives the
+client the limits it is asked for, over the environment's, and the throttle holds requests to
+them.
 
 No clock is read to judge: the throttle is checked by what may enter it and what must wait.
 """
@@ -11,7 +12,7 @@ import asyncio
 import pytest
 
 from haut.ratelimit import Throttle
-from hautflow.service import connect
+from tasks.service.connection import connect
 
 pytestmark = pytest.mark.anyio
 

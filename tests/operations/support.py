@@ -17,10 +17,10 @@ from haut.auth import PasswordCredentials
 from haut.client import HautClient
 from haut.emulator.server import EmulatorServer
 from hautflow.cli import app
-from hautflow.settings import EMULATOR_USERNAME
 from schemas.captures import Capture, ImageKind, Side
 from tasks.lake import Lake, flatten_image
 from tasks.ledger import Ledger
+from tasks.service.settings import EMULATOR_USERNAME
 from tasks.uploading import ensure_dataset, mark_written, upload_captures
 from tasks.waiting import make_waiter
 from tests.tasks.upload_support import BASE_TIME, DATASET, write_capture

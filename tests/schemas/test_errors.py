@@ -73,7 +73,7 @@ def test_the_allowed_exceptions_still_exist() -> None:
 @pytest.mark.parametrize(
     ("qualified", "builtin"),
     [
-        ("hautflow.settings.ConfigurationError", ValueError),
+        ("tasks.service.settings.ConfigurationError", ValueError),
         ("tasks.lake.provenance.MixedServicesError", ValueError),
         ("tasks.ledger.lock.LedgerBusyError", RuntimeError),
         ("tasks.operations.errors.OperationError", RuntimeError),

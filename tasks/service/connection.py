@@ -1,6 +1,6 @@
 """Open a client to the Haut.AI service the settings point at, starting the emulator if none.
 
-The rule (see :mod:`hautflow.settings`): an explicit URL wins; credentials without a URL mean
+The rule (see :mod:`tasks.service.settings`): an explicit URL wins; credentials without a URL mean
 the real service; nothing at all means an emulator on a free loopback port, run in a
 background thread for as long as the client is open, where the caller allows it. The command
 line allows it (and says so); a deployment's flow run only when its options ask for it, so a
@@ -18,7 +18,7 @@ from pathlib import Path
 from haut.client import HautClient
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
-from hautflow.settings import ConfigurationError, HautSettings
+from tasks.service.settings import ConfigurationError, HautSettings
 
 log = logging.getLogger(__name__)
 
