@@ -24,7 +24,7 @@ from prefect.utilities.annotations import quote
 
 from flows.chunking import chunks, describe_error, first_error
 from flows.options import IngestOptions
-from flows.summary import RunSummary, publish_summary, with_warnings
+from flows.summary import publish_summary, with_warnings
 from haut.client import HautClient
 from haut.redaction import redact
 from schemas.captures import (
@@ -44,6 +44,7 @@ from tasks.ledger import Ledger
 from tasks.ledger.location import open_ledger
 from tasks.progress import Stage
 from tasks.reporting.outcome import RunOutcome
+from tasks.reporting.summary import RunSummary
 from tasks.service.connection import connect, require_service
 from tasks.service.settings import ConfigurationError, HautSettings
 from tasks.uploading import (

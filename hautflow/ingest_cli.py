@@ -22,7 +22,6 @@ from rich.text import Text
 
 from flows.ingest import ingest
 from flows.options import DEFAULT_LAKE, IngestOptions
-from flows.summary import PLAN_ROWS_SHOWN, RunSummary
 from haut.errors import HautError
 from haut.redaction import redact
 from hautflow.exit_policy import FailOn
@@ -32,6 +31,7 @@ from tasks.lake.provenance import MixedServicesError
 from tasks.ledger import LedgerBusyError
 from tasks.ledger.location import ledger_path
 from tasks.progress import Stage, reporting_to
+from tasks.reporting.summary import PLAN_ROWS_SHOWN, RunSummary
 from tasks.service.settings import ConfigurationError
 from tasks.uploading import DatasetConflictError
 

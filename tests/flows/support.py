@@ -23,11 +23,11 @@ import httpx
 
 from flows.ingest import ingest
 from flows.options import IngestOptions
-from flows.summary import RunSummary
 from haut.emulator.config import DetectorRow, EmulatorConfig, FaultConfig
 from haut.emulator.faces import render_face
 from haut.emulator.server import EmulatorServer
 from schemas.lake import TABLES
+from tasks.reporting.summary import RunSummary
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "data" / "sample"

@@ -22,9 +22,9 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from typer.testing import CliRunner
 
 from flows.options import IngestOptions
-from flows.summary import RunSummary
 from hautflow.cli import app
 from tasks.lake import connect, subject_history
+from tasks.reporting.summary import RunSummary
 from tests.flows.conftest import haut_environment
 from tests.flows.support import (
     SAMPLE_CAPTURES,

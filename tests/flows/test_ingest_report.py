@@ -21,12 +21,13 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from flows.options import IngestOptions
-from flows.summary import PLAN_ROWS_SHOWN, RunSummary, dataset_warnings, lake_warnings
 from hautflow import ingest_cli
 from hautflow.cli import app
 from schemas.captures import Capture, QuarantinedFile, Side, SourceImage
 from tasks.discovery import discover
 from tasks.lake import RunRecord
+from tasks.reporting.summary import PLAN_ROWS_SHOWN, RunSummary
+from tasks.reporting.warnings import dataset_warnings, lake_warnings
 from tasks.service.settings import ConfigurationError
 from tasks.uploading import Plan
 from tests.flows.support import (

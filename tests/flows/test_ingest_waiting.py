@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from flows.options import IngestOptions
-from flows.summary import RunSummary
 from tasks.lake import connect
+from tasks.reporting.summary import RunSummary
 from tasks.waiting import WaiterName
 from tests.flows.conftest import haut_environment
 from tests.flows.support import (

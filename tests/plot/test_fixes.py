@@ -17,7 +17,6 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from flows.options import IngestOptions
-from flows.summary import RunSummary, draw_run_plots, plots_markdown
 from tasks.fs import safe_file_name
 from tasks.lake import Lake, LakeRows, RunRecord, flatten_image
 from tasks.lake.plot import (
@@ -28,6 +27,8 @@ from tasks.lake.plot import (
     plot_run_subjects,
     render_png,
 )
+from tasks.reporting.report import draw_run_plots, plots_markdown
+from tasks.reporting.summary import RunSummary
 from tests.plot.test_plot import hand_made_history
 from tests.tasks.lake_support import emulated_payload, uploaded_image
 

@@ -14,9 +14,10 @@ import pytest
 from PIL import Image
 
 from flows.options import IngestOptions
-from flows.summary import RunSummary, draw_run_plots, plots_markdown
 from tasks.lake import RunRecord
 from tasks.lake.plot import PLOTS_FOLDER, RunPlots
+from tasks.reporting.report import draw_run_plots, plots_markdown
+from tasks.reporting.summary import RunSummary
 
 
 def summary_of(run_id: str, rows_written: int) -> RunSummary:

@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from flows.options import IngestOptions
-from flows.summary import RunSummary
 from hautflow.cli import app
 from hautflow.ingest_cli import try_lines
 from tasks.lake import Lake, LakeRows, RunRecord, create_views, flatten_image
+from tasks.reporting.summary import RunSummary
 from tests.tasks.lake_support import emulated_payload, uploaded_image
 
 ROOT = Path(__file__).resolve().parents[3]

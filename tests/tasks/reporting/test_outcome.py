@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flows.summary import RunSummary
 from hautflow.exit_policy import FailOn
 from hautflow.ingest_cli import exit_code
 from schemas.captures import Capture
 from tasks.lake import RunRecord
 from tasks.reporting.outcome import RunOutcome
+from tasks.reporting.summary import RunSummary
 
 Q, F, N = FailOn.QUARANTINE, FailOn.FAILURE, FailOn.NEVER
 
