@@ -24,16 +24,15 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field, Secret, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from flows.chunking import first_error
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
+from flows.options import LedgerOptions, MaxSize, SubjectKeys, WindowDays
 from haut.redaction import redact
 from schemas.errors import HautflowError
 from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
@@ -59,32 +58,18 @@ class BackfillError(HautflowError, RuntimeError):
     """A backfill that cannot start; the message says how to fix it."""
 
 
-class BackfillOptions(ServiceOptions):
+class BackfillOptions(LedgerOptions):
     """Options of one backfill run (see ``hautflow backfill --help`` for each)."""
 
     date_from: date | None = Field(None, description="First capture day (UTC), inclusive")
     date_to: date | None = Field(None, description="Last capture day (UTC), inclusive")
-    subjects: list[str] | None = Field(None, description="Subject keys (folder names); None: all")
-    dataset: str = Field("hautflow", description="Haut.AI dataset the ingest uploaded to")
-    lake: str = Field(DEFAULT_LAKE, description="Where the Parquet lake is written")
-    state_dir: str = Field(
-        DEFAULT_STATE, description="The ledger, the embedded emulator's state and the views file"
-    )
-    # Secret for the same reason as in IngestOptions: Prefect records flow parameters.
-    ledger_url: SecretStr | None = Field(
-        None, description="SQLAlchemy URL of the ledger (PostgreSQL)"
-    )
-    storage_options: Secret[dict[str, Any]] | None = Field(
-        None, description="fsspec options (e.g. endpoint, key, secret) for buckets"
-    )
+    subjects: SubjectKeys = None
     methods: list[SmoothingMethod] = Field(
         default_factory=lambda: list(SmoothingMethod),
         description="Smoothing methods to pull (none: no smoothed results)",
     )
-    window_days: int = Field(DEFAULT_WINDOW_DAYS, ge=1, description="Smoothing window, days")
-    max_size: int = Field(
-        DEFAULT_MAX_SIZE, ge=1, description="Most images a smoothed value is taken over"
-    )
+    window_days: WindowDays = DEFAULT_WINDOW_DAYS
+    max_size: MaxSize = DEFAULT_MAX_SIZE
     chunk_size: int = Field(50, ge=1, description="Images per task")
     concurrency: int = Field(8, ge=1, description="Images read at once per chunk")
 
@@ -95,23 +80,6 @@ class BackfillOptions(ServiceOptions):
                 f"date_from {self.date_from} is after date_to {self.date_to}: swap them"
             )
         return self
-
-    @property
-    def views_path(self) -> Path:
-        """The DuckDB file holding the lake's views, for the plain ``duckdb`` shell."""
-        return Path(self.state_dir) / "lake.duckdb"
-
-    def fs_options(self) -> dict[str, Any] | None:
-        """The fsspec storage options, revealed for the filesystem that needs them."""
-        return None if self.storage_options is None else self.storage_options.get_secret_value()
-
-    def ledger_address(self) -> str | None:
-        """The ledger's SQLAlchemy URL, revealed for the engine that needs it."""
-        return None if self.ledger_url is None else self.ledger_url.get_secret_value()
-
-    def public(self) -> dict[str, Any]:
-        """The options as recorded in the run manifest: nothing that may hold a secret."""
-        return self.model_dump(exclude={"storage_options", "ledger_url"}, mode="json")
 
     def describe(self) -> str:
         """The run's ``source`` in the manifest, e.g. ``backfill 2026-01-01..2026-02-01
@@ -307,7 +275,7 @@ async def _read_and_write(
     writer: BackfillWriter,
 ) -> None:
     logger = get_run_logger()
-    emulator_state = Path(options.state_dir) / "emulator.sqlite"
+    emulator_state = options.emulator_state
     async with connect(
         api_url=options.api_url, emulator_state=emulator_state, allow_emulator=options.emulator
     ) as connection:

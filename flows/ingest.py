@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 from prefect import flow, get_run_logger, task
@@ -291,7 +290,7 @@ async def _upload_and_write(
 ) -> tuple[_Run, Plan]:
     """Upload ``work`` and write its results; returns the run and the plan as it ran (new
     captures found at the API are done, see :func:`_found_at_the_api`)."""
-    emulator_state = Path(options.state_dir) / "emulator.sqlite"
+    emulator_state = options.emulator_state
     settings, waiter = service.settings, service.waiter
     async with connect(
         settings,

@@ -1,12 +1,16 @@
-"""What an ingest run is asked to do: one validated set of options, also the flow's parameter.
+"""What a run is asked to do: one validated set of options, also the flow's parameter.
 
-Deployments pass these as a JSON object; the command line builds them from its flags.
+Deployments pass these as a JSON object; the command line builds them from its flags (and reads
+its defaults here). The options every flow shares are defined once, in three layers:
+:class:`ServiceOptions` (where the Haut.AI calls go), :class:`LakeOptions` (the lake, the state
+folder and the bucket's credentials: ingest, backfill, smoothing) and :class:`LedgerOptions`
+(the dataset and the ledger: ingest and backfill).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,6 +27,19 @@ from tasks.waiting import registry as waiters
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_STATE = "data/state"
+DEFAULT_DATASET = "hautflow"
+
+# Options some flows share outside the layers below, each defined once here.
+SubjectKeys = Annotated[
+    list[str] | None, Field(description="Subject keys (folder names); None: every subject")
+]
+WindowDays = Annotated[
+    int, Field(ge=1, description="Smoothing window (the API's sample_time_window), days")
+]
+MaxSize = Annotated[
+    int,
+    Field(ge=1, description="Most images a smoothed value is taken over (sample_max_size)"),
+]
 
 
 class ServiceOptions(BaseModel):
@@ -45,14 +62,60 @@ class ServiceOptions(BaseModel):
     )
 
 
-class IngestOptions(ServiceOptions):
-    """Options of one ingest run (see ``hautflow ingest --help`` for each)."""
+class LakeOptions(ServiceOptions):
+    """The options of every flow that reads or writes the lake."""
 
-    source: str = Field(description="Image folder: a path, file://, s3://, gs:// or memory:// URL")
-    lake: str = Field(DEFAULT_LAKE, description="Where the Parquet lake is written")
+    not_recorded: ClassVar[frozenset[str]] = frozenset({"storage_options", "ledger_url"})
+    """Options that may hold a secret: :meth:`public` leaves them out."""
+
+    lake: str = Field(DEFAULT_LAKE, description="The Parquet lake: a path or a bucket URL")
     state_dir: str = Field(
         DEFAULT_STATE, description="The ledger, the embedded emulator's state and the views file"
     )
+    # Secret-bearing options are Secret: Prefect records flow parameters, and these must reach
+    # neither its database nor its UI. Deployments take them from the environment instead.
+    storage_options: Secret[dict[str, Any]] | None = Field(
+        None, description="fsspec options (e.g. endpoint, key, secret) for a bucket lake"
+    )
+
+    @property
+    def views_path(self) -> Path:
+        """The DuckDB file holding the lake's views, for the plain ``duckdb`` shell."""
+        return Path(self.state_dir) / "lake.duckdb"
+
+    @property
+    def emulator_state(self) -> Path:
+        """The embedded emulator's database, kept between runs."""
+        return Path(self.state_dir) / "emulator.sqlite"
+
+    def fs_options(self) -> dict[str, Any] | None:
+        """The fsspec storage options, revealed for the filesystem that needs them."""
+        return None if self.storage_options is None else self.storage_options.get_secret_value()
+
+    def public(self) -> dict[str, Any]:
+        """The options as recorded in the run manifest: nothing that may hold a secret."""
+        return self.model_dump(exclude=set(self.not_recorded), mode="json")
+
+
+class LedgerOptions(LakeOptions):
+    """The options of every flow that moves a dataset's images through the ledger."""
+
+    dataset: str = Field(DEFAULT_DATASET, description="Haut.AI dataset the photos go to")
+    ledger_url: SecretStr | None = Field(
+        None, description="SQLAlchemy URL of the ledger (PostgreSQL)"
+    )
+
+    def ledger_address(self) -> str | None:
+        """The ledger's SQLAlchemy URL, revealed for the engine that needs it."""
+        return None if self.ledger_url is None else self.ledger_url.get_secret_value()
+
+
+class IngestOptions(LedgerOptions):
+    """Options of one ingest run (see ``hautflow ingest --help`` for each)."""
+
+    not_recorded = LedgerOptions.not_recorded | {"wait_options"}
+
+    source: str = Field(description="Image folder: a path, file://, s3://, gs:// or memory:// URL")
     manifest: str | None = Field(None, description="CSV that overrides the folder layout")
     allow_outside_source: bool = Field(
         False,
@@ -67,7 +130,6 @@ class IngestOptions(ServiceOptions):
         description="Seconds a photo's read may give no data (a stalled drive, share or pipe) "
         "before the file is quarantined as unreadable",
     )
-    dataset: str = Field("hautflow", description="Haut.AI dataset the photos go to")
     image_kind: Literal["selfie", "skin", "visia"] = "selfie"
     enabled_algorithms: list[int] | None = Field(
         None,
@@ -144,14 +206,6 @@ class IngestOptions(ServiceOptions):
     mask_coordinates: bool = Field(
         False, description="Keep each mask's GeoJSON features in masks.coordinates_json (large)"
     )
-    # Secret-bearing options are Secret: Prefect records flow parameters, and these must reach
-    # neither its database nor its UI. Deployments take them from the environment instead.
-    ledger_url: SecretStr | None = Field(
-        None, description="SQLAlchemy URL of the ledger (PostgreSQL)"
-    )
-    storage_options: Secret[dict[str, Any]] | None = Field(
-        None, description="fsspec options (e.g. endpoint, key, secret) for buckets"
-    )
     dry_run: bool = False
 
     @field_validator("wait")
@@ -190,31 +244,12 @@ class IngestOptions(ServiceOptions):
             )
         return self
 
-    @property
-    def views_path(self) -> Path:
-        """The DuckDB file holding the lake's views, for the plain ``duckdb`` shell."""
-        return Path(self.state_dir) / "lake.duckdb"
-
     def retention(self) -> Retention:
         """The retention asked for a dataset this run creates (None fields: not asked)."""
         return Retention(
             self.expire_images_after_days,
             self.expire_metadata_after_days,
             self.clean_images_as_soon_as_ready,
-        )
-
-    def fs_options(self) -> dict[str, Any] | None:
-        """The fsspec storage options, revealed for the filesystem that needs them."""
-        return None if self.storage_options is None else self.storage_options.get_secret_value()
-
-    def ledger_address(self) -> str | None:
-        """The ledger's SQLAlchemy URL, revealed for the engine that needs it."""
-        return None if self.ledger_url is None else self.ledger_url.get_secret_value()
-
-    def public(self) -> dict[str, Any]:
-        """The options as recorded in the run manifest: nothing that may hold a secret."""
-        return self.model_dump(
-            exclude={"storage_options", "wait_options", "ledger_url"}, mode="json"
         )
 
 

@@ -18,16 +18,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field, Secret
+from pydantic import Field
 
 from flows.chunking import chunks, first_error
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
+from flows.options import LakeOptions, MaxSize, SubjectKeys, WindowDays
 from haut.client import HautClient
 from haut.redaction import redact
 from schemas.captures import UploadedImage
@@ -48,38 +46,20 @@ CHUNKS_IN_FLIGHT = 4
 """Chunks pulling at once; the client's own limits bound the requests in flight."""
 
 
-class SmoothingOptions(ServiceOptions):
+class SmoothingOptions(LakeOptions):
     """What to pull or compare (see ``hautflow smoothing pull --help`` for each)."""
 
-    lake: str = Field(DEFAULT_LAKE, description="The Parquet lake the images are read from")
-    state_dir: str = Field(
-        DEFAULT_STATE, description="The embedded emulator's state and the views file"
-    )
-    subjects: list[str] | None = Field(None, description="Subject keys (default: all)")
+    subjects: SubjectKeys = None
     methods: list[SmoothingMethod] = Field(
         default_factory=lambda: [SmoothingMethod.MEAN], min_length=1
     )
-    window_days: int = Field(DEFAULT_WINDOW_DAYS, ge=1, description="sample_time_window, days")
-    max_size: int = Field(DEFAULT_MAX_SIZE, ge=1, description="sample_max_size, images")
+    window_days: WindowDays = DEFAULT_WINDOW_DAYS
+    max_size: MaxSize = DEFAULT_MAX_SIZE
     chunk_size: int = Field(50, ge=1, description="Images per pull task")
-    storage_options: Secret[dict[str, Any]] | None = Field(
-        None, description="fsspec options (e.g. endpoint, key, secret) for a bucket lake"
-    )
-
-    @property
-    def views_path(self) -> Path:
-        return Path(self.state_dir) / "lake.duckdb"
-
-    @property
-    def emulator_state(self) -> Path:
-        return Path(self.state_dir) / "emulator.sqlite"
 
     def settings(self) -> list[Smoothing]:
         """One setting per method, all with the same window and max size."""
         return [Smoothing(method, self.window_days, self.max_size) for method in self.methods]
-
-    def fs_options(self) -> dict[str, Any] | None:
-        return None if self.storage_options is None else self.storage_options.get_secret_value()
 
 
 @dataclass
