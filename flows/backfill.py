@@ -31,7 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 from pydantic import Field, model_validator
 
-from flows.chunking import first_error
+from flows.chunking import first_error, how_it_ended
 from flows.options import LedgerOptions, MaxSize, SubjectKeys, WindowDays
 from haut.redaction import redact
 from schemas.errors import HautflowError
@@ -243,11 +243,9 @@ async def _run(
         if targets and expected:
             await _read_and_write(options, targets, expected, writer)
     except BaseException as exc:
+        status, error = how_it_ended(exc)
         failure = replace(
-            writer.tally(record),
-            finished_at=datetime.now(UTC),
-            status="failed",
-            error=redact(repr(exc)),
+            writer.tally(record), finished_at=datetime.now(UTC), status=status, error=redact(error)
         )
         lake.write(run_rows(failure), run_id=run_id)
         raise

@@ -1,10 +1,13 @@
 """What the flows share to run work in chunks: the split, the error a failed group shows, and
-how a failed run records it."""
+how a failed or stopped run records it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TypeVar
+
+from prefect.exceptions import ExternalSignal
 
 T = TypeVar("T")
 
@@ -28,3 +31,16 @@ def describe_error(error: BaseException) -> str:
     authorised - [GET /api/v1/...] - status 401``."""
     message = str(error)
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+STOPPED = (KeyboardInterrupt, asyncio.CancelledError, ExternalSignal)
+"""What stops a run that nothing failed: Ctrl-C, SIGTERM (Prefect's TerminationSignal while a
+flow runs, a KeyboardInterrupt from the command line's handler otherwise), a cancellation."""
+
+
+def how_it_ended(error: BaseException) -> tuple[str, str]:
+    """The status and error a runs row records for a run that ``error`` ended: ``stopped`` (by
+    a signal or a cancellation) or ``failed``, with :func:`describe_error`."""
+    if isinstance(error, STOPPED):
+        return "stopped", "stopped by Ctrl-C, SIGTERM or a cancellation; the next run resumes it"
+    return "failed", describe_error(error)

@@ -21,7 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from flows.chunking import chunks, describe_error, first_error
+from flows.chunking import chunks, first_error, how_it_ended
 from flows.options import IngestOptions
 from flows.summary import publish_summary, with_warnings
 from haut.client import HautClient
@@ -449,11 +449,9 @@ async def _run(
         run, work = await _upload_and_write(options, service, ledger, work, manifest, lake)
     except BaseException as exc:
         # What the run did before it failed (who answered, rows written) stays on record.
+        status, error = how_it_ended(exc)
         failure = replace(
-            manifest.so_far(),
-            finished_at=datetime.now(UTC),
-            status="failed",
-            error=redact(describe_error(exc)),
+            manifest.so_far(), finished_at=datetime.now(UTC), status=status, error=redact(error)
         )
         _write_manifest(lake, failure, quarantined)
         raise

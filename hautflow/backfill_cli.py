@@ -100,20 +100,21 @@ def _run(options: BackfillOptions, *, json_output: bool) -> BackfillSummary:
     from flows.backfill import BackfillError, backfill
     from haut.errors import HautError
     from hautflow.failures import explain, prefect_errors_held_back, service_name
+    from hautflow.interrupts import stop_signals, stopping
     from tasks.lake.provenance import MixedServicesError
     from tasks.ledger import LedgerBusyError
     from tasks.service.settings import ConfigurationError
 
     expected = (BackfillError, LedgerBusyError, ConfigurationError, MixedServicesError, HautError)
+    again = "run the same backfill again (what was read is written)"
     try:
-        with prefect_errors_held_back(expected):
+        with (
+            stopping("backfill", again=again, json_output=json_output),
+            prefect_errors_held_back(expected + stop_signals()),
+        ):
             return asyncio.run(backfill(options))
     except expected as exc:
-        line = explain(
-            exc,
-            service=service_name(options.api_url),
-            again="run the same backfill again (what was read is written)",
-        )
+        line = explain(exc, service=service_name(options.api_url), again=again)
         typer.secho(f"hautflow backfill: {line}", err=True, fg="red")
         if json_output:
             typer.echo(json.dumps({"status": "failed", "error": line}))

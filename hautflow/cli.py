@@ -378,6 +378,7 @@ def ingest(
 ) -> None:
     """Analyse every new photo under SOURCE once and write its results to the lake."""
     from hautflow.ingest_cli import (
+        RESUME,
         USER_ERRORS,
         exit_code,
         failure_line,
@@ -386,6 +387,7 @@ def ingest(
         run_ingest,
         summary_json,
     )
+    from hautflow.interrupts import stopping
 
     warn_password_on_command_line(ctx, ledger_url)
     webhook_flags = {
@@ -448,7 +450,8 @@ def ingest(
     if not dry_run:
         announce_service(api_url, credentials_block, allowed=emulator)
     try:
-        summary = run_ingest(options)
+        with stopping("ingest", again=RESUME, json_output=json_output):
+            summary = run_ingest(options)
     except USER_ERRORS as exc:
         line = failure_line(exc, options)
         typer.secho(f"hautflow ingest: {line}", err=True, fg="red")

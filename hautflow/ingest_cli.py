@@ -26,6 +26,7 @@ from haut.errors import HautError
 from haut.redaction import redact
 from hautflow.exit_policy import FailOn
 from hautflow.failures import explain, prefect_errors_held_back, service_name
+from hautflow.interrupts import stop_signals
 from tasks.discovery import DiscoveryError
 from tasks.lake.provenance import MixedServicesError
 from tasks.ledger import LedgerBusyError
@@ -79,11 +80,15 @@ def run_ingest(options: IngestOptions) -> RunSummary:
         TimeElapsedColumn(),
     )
     with (
-        prefect_errors_held_back(USER_ERRORS),
+        prefect_errors_held_back(USER_ERRORS + stop_signals()),
         Progress(*columns, console=console) as bars,
         reporting_to(RichStageProgress(bars)),
     ):
         return asyncio.run(ingest(options))
+
+
+RESUME = "run the same ingest again: it resumes where this one stopped"
+"""What running an ingest again does after it failed or was stopped."""
 
 
 def failure_line(error: BaseException, options: IngestOptions) -> str:
@@ -91,7 +96,7 @@ def failure_line(error: BaseException, options: IngestOptions) -> str:
     return explain(
         error,
         service=service_name(options.api_url),
-        again="run the same ingest again: it resumes where this one stopped",
+        again=RESUME,
         rate_fix="--requests-per-second or HAUT_REQUESTS_PER_SECOND",
     )
 

@@ -453,6 +453,8 @@ RUNS = _spec(
             "(images with status no_face)",
             "incomplete": "images failed to upload or were still pending: run it again",
             "failed": "the run stopped on an error: see error",
+            "stopped": "stopped on purpose (Ctrl-C, SIGTERM, a cancellation) before its end: "
+            "what finished is kept, the next run resumes the rest",
             "dry-run": "planned only (--dry-run): printed in the summary, never written here",
         },
     ),

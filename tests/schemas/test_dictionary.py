@@ -29,6 +29,7 @@ RUN_STATUSES = {
     "completed_with_findings",
     "incomplete",
     "failed",
+    "stopped",
     "dry-run",
 }
 
