@@ -15,34 +15,14 @@ import pyarrow as pa
 
 from schemas.lake import SHARED_COLUMNS, TABLES, TableSpec, field_values
 from schemas.scores import FACE_SCALES, ITA_CLASSES, SCORE_CLASSES, Better, FaceScale
-from schemas.views import FACE_FAMILIES, IMAGE_COLUMNS, WIDE_VIEW
+from schemas.views import FACE_FAMILIES, IMAGE_COLUMNS, WIDE_VIEW, duckdb_type
 
-__all__ = ["DICTIONARY_PATH", "REWRITE_COMMAND", "duckdb_type", "lake_dictionary"]
+__all__ = ["DICTIONARY_PATH", "REWRITE_COMMAND", "lake_dictionary"]
 
 DICTIONARY_PATH = "docs/lake.md"
 """Where the dictionary lives, from the project root."""
 REWRITE_COMMAND = "hautflow docs lake"
 """The command that writes :data:`DICTIONARY_PATH` (``--check`` compares instead)."""
-
-_DUCKDB_TYPES = {
-    pa.string(): "VARCHAR",
-    pa.bool_(): "BOOLEAN",
-    pa.int16(): "SMALLINT",
-    pa.int32(): "INTEGER",
-    pa.int64(): "BIGINT",
-    pa.float64(): "DOUBLE",
-    pa.date32(): "DATE",
-    pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ",
-}
-
-
-def duckdb_type(type_: pa.DataType) -> str:
-    """The column's type as DuckDB shows it in the views (``VARCHAR``, ``TIMESTAMPTZ``...)."""
-    try:
-        return _DUCKDB_TYPES[type_]
-    except KeyError:
-        raise ValueError(f"no DuckDB name for the Arrow type {type_}: add it here") from None
-
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")

@@ -27,6 +27,7 @@ from tests.flows.support import (
     Emulator,
     assert_each_photo_uploaded_once,
     assert_lake_complete,
+    options_in,
     run_flow,
     scalar,
     write_capture,
@@ -127,12 +128,7 @@ def test_a_dangling_link_is_unreadable_not_empty(tmp_path: Path, emulator: Emula
     link = photos / "amy" / "2026-01-12" / "front.jpg"
     link.parent.mkdir(parents=True)
     link.symlink_to(tmp_path / "unmounted-drive" / "IMG_0001.jpg")
-    options = IngestOptions(
-        source=str(photos),
-        lake=str(tmp_path / "lake"),
-        state_dir=str(tmp_path / "state"),
-        api_url=emulator.url,
-    )
+    options = options_in(tmp_path, emulator)
 
     summary = run_flow(options)
 
@@ -153,12 +149,7 @@ def test_a_pipe_or_a_folder_named_like_a_photo_is_not_a_file(
     os.mkfifo(pipe)
     folder = photos / "cal" / "2026-01-05" / "front.jpg"
     folder.mkdir(parents=True)
-    options = IngestOptions(
-        source=str(photos),
-        lake=str(tmp_path / "lake"),
-        state_dir=str(tmp_path / "state"),
-        api_url=emulator.url,
-    )
+    options = options_in(tmp_path, emulator)
 
     summary = run_flow(options)
 

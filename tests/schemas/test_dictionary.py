@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from hautflow.cli import app
 from hautflow.docs_cli import DEFAULT_OUTPUT
 from schemas.captures import QuarantineReason
-from schemas.dictionary import DICTIONARY_PATH, REWRITE_COMMAND, duckdb_type, lake_dictionary
+from schemas.dictionary import DICTIONARY_PATH, REWRITE_COMMAND, lake_dictionary
 from schemas.lake import DESCRIPTION, SHARED_COLUMNS, TABLES, VALUES, field_values
 from schemas.scores import FACE_SCALES, SCORE_RANGE, Better, face_scale
-from schemas.views import FACE_FAMILIES, SMOOTHABLE_WIDGET
+from schemas.views import FACE_FAMILIES, SMOOTHABLE_WIDGET, duckdb_type
 from tasks.lake import Lake, LakeRows, create_views, flatten_image
 from tests.tasks.lake_support import emulated_payload, uploaded_image
 
