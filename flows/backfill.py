@@ -10,10 +10,11 @@ It uploads nothing and creates nothing at the API. It holds the ledger's run loc
 it moves images to ``written`` or ``pending``, which an ingest running at the same time would
 also do for its carried-over images, and the two would write the same rows.
 
-This module keeps the options, the summary, the Prefect tasks and the flow; planning, reading
-and writing are plain functions in :mod:`tasks.backfill`. Orchestration as in
-:mod:`flows.ingest`: a Prefect task per chunk of images (``quote``d parameters, asyncio
-concurrency inside), one shared client, one buffered lake writer.
+This module keeps the summary, the Prefect tasks and the flow (the options are in
+:mod:`flows.options`); planning, reading and writing are plain functions in
+:mod:`tasks.backfill`. Orchestration as in :mod:`flows.ingest`: a Prefect task per chunk of
+images (``quote``d parameters, asyncio concurrency inside), one shared client, one buffered lake
+writer.
 """
 
 from __future__ import annotations
@@ -23,16 +24,15 @@ import logging
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field, model_validator
 
 from flows.chunking import first_error, how_it_ended
-from flows.options import LedgerOptions, MaxSize, SubjectKeys, WindowDays
+from flows.options import BackfillOptions
 from haut.redaction import redact
 from schemas.errors import HautflowError
 from tasks.backfill.plan import SubjectSlice, Target, plan_chunks
@@ -44,7 +44,6 @@ from tasks.lake.run_history import record_died_runs
 from tasks.ledger import Ledger
 from tasks.ledger.location import existing_ledger
 from tasks.service.connection import connect, require_service
-from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
 
 CHUNKS_IN_FLIGHT = 4
 """Chunks read at once: enough to overlap one chunk's writing with the next ones' reading,
@@ -56,47 +55,6 @@ LISTED_IMAGES = 20
 
 class BackfillError(HautflowError, RuntimeError):
     """A backfill that cannot start; the message says how to fix it."""
-
-
-class BackfillOptions(LedgerOptions):
-    """Options of one backfill run (see ``hautflow backfill --help`` for each)."""
-
-    date_from: date | None = Field(None, description="First capture day (UTC), inclusive")
-    date_to: date | None = Field(None, description="Last capture day (UTC), inclusive")
-    subjects: SubjectKeys = None
-    methods: list[SmoothingMethod] = Field(
-        default_factory=lambda: list(SmoothingMethod),
-        description="Smoothing methods to pull (none: no smoothed results)",
-    )
-    window_days: WindowDays = DEFAULT_WINDOW_DAYS
-    max_size: MaxSize = DEFAULT_MAX_SIZE
-    chunk_size: int = Field(50, ge=1, description="Images per task")
-    concurrency: int = Field(8, ge=1, description="Images read at once per chunk")
-
-    @model_validator(mode="after")
-    def _range_in_order(self) -> BackfillOptions:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(
-                f"date_from {self.date_from} is after date_to {self.date_to}: swap them"
-            )
-        return self
-
-    def describe(self) -> str:
-        """The run's ``source`` in the manifest, e.g. ``backfill 2026-01-01..2026-02-01
-        subjects=amy,ben dataset=hautflow``."""
-        days = f"{self.date_from or ''}..{self.date_to or ''}"
-        subjects = ",".join(self.subjects) if self.subjects is not None else "all"
-        return f"backfill {days} subjects={subjects} dataset={self.dataset}"
-
-    def capture_bounds(self) -> tuple[datetime | None, datetime | None]:
-        """The day range as UTC instants: [start of date_from, start of the day after date_to)."""
-        start = datetime.combine(self.date_from, time(), UTC) if self.date_from else None
-        end = (
-            datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
-            if self.date_to
-            else None
-        )
-        return start, end
 
 
 # --- the summary ---------------------------------------------------------------------------

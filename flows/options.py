@@ -3,12 +3,16 @@
 Deployments pass these as a JSON object; the command line builds them from its flags (and reads
 its defaults here). The options every flow shares are defined once, in three layers:
 :class:`ServiceOptions` (where the Haut.AI calls go), :class:`LakeOptions` (the lake, the state
-folder and the bucket's credentials: ingest, backfill, smoothing) and :class:`LedgerOptions`
-(the dataset and the ledger: ingest and backfill).
+folder and the bucket's credentials: ingest, backfill, smoothing, reports) and
+:class:`LedgerOptions` (the dataset and the ledger: ingest and backfill).
+
+Every flow's options live here, not with the flow: the flows bring Prefect along, and the
+command line reads these defaults for ``hautflow --help``, which must stay fast.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -23,6 +27,12 @@ from pydantic import (
 )
 
 from tasks.operations.retention import MAX_DAYS, Retention
+from tasks.smoothing.settings import (
+    DEFAULT_MAX_SIZE,
+    DEFAULT_WINDOW_DAYS,
+    Smoothing,
+    SmoothingMethod,
+)
 from tasks.waiting import registry as waiters
 
 DEFAULT_LAKE = "data/lake"
@@ -262,3 +272,68 @@ def _waiter_parameters(wait: str) -> set[str]:
     # Imported now, not with this module: the waiters bring a web server along, and
     # ``hautflow --help`` imports this module.
     return set(waiters.parameters(wait)) - {"authorization"}
+
+
+class BackfillOptions(LedgerOptions):
+    """Options of one backfill run (see ``hautflow backfill --help`` for each)."""
+
+    date_from: date | None = Field(None, description="First capture day (UTC), inclusive")
+    date_to: date | None = Field(None, description="Last capture day (UTC), inclusive")
+    subjects: SubjectKeys = None
+    methods: list[SmoothingMethod] = Field(
+        default_factory=lambda: list(SmoothingMethod),
+        description="Smoothing methods to pull (none: no smoothed results)",
+    )
+    window_days: WindowDays = DEFAULT_WINDOW_DAYS
+    max_size: MaxSize = DEFAULT_MAX_SIZE
+    chunk_size: int = Field(50, ge=1, description="Images per task")
+    concurrency: int = Field(8, ge=1, description="Images read at once per chunk")
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> BackfillOptions:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(
+                f"date_from {self.date_from} is after date_to {self.date_to}: swap them"
+            )
+        return self
+
+    def describe(self) -> str:
+        """The run's ``source`` in the manifest, e.g. ``backfill 2026-01-01..2026-02-01
+        subjects=amy,ben dataset=hautflow``."""
+        days = f"{self.date_from or ''}..{self.date_to or ''}"
+        subjects = ",".join(self.subjects) if self.subjects is not None else "all"
+        return f"backfill {days} subjects={subjects} dataset={self.dataset}"
+
+    def capture_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """The day range as UTC instants: [start of date_from, start of the day after date_to)."""
+        start = datetime.combine(self.date_from, time(), UTC) if self.date_from else None
+        end = (
+            datetime.combine(self.date_to + timedelta(days=1), time(), UTC)
+            if self.date_to
+            else None
+        )
+        return start, end
+
+
+class SmoothingOptions(LakeOptions):
+    """What to pull or compare (see ``hautflow smoothing pull --help`` for each)."""
+
+    subjects: SubjectKeys = None
+    methods: list[SmoothingMethod] = Field(
+        default_factory=lambda: [SmoothingMethod.MEAN], min_length=1
+    )
+    window_days: WindowDays = DEFAULT_WINDOW_DAYS
+    max_size: MaxSize = DEFAULT_MAX_SIZE
+    chunk_size: int = Field(50, ge=1, description="Images per pull task")
+
+    def settings(self) -> list[Smoothing]:
+        """One setting per method, all with the same window and max size."""
+        return [Smoothing(method, self.window_days, self.max_size) for method in self.methods]
+
+
+class ReportOptions(LakeOptions):
+    """Options of one reports run: the reports go to the lake's ``reports/pdf/``
+    (:data:`tasks.operations.reports.REPORTS_FOLDER`)."""
+
+    subjects: SubjectKeys = None
+    overwrite: bool = Field(False, description="Download again reports already written")

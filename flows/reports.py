@@ -10,14 +10,10 @@ emulator kept in ``state_dir``), so with no credentials it reaches the emulator 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from pydantic import Field, Secret
 
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE, ServiceOptions
+from flows.options import ReportOptions
 from schemas.errors import HautflowError
 from tasks.lake import Lake
 from tasks.operations.reports import (
@@ -31,22 +27,8 @@ from tasks.operations.reports import (
 from tasks.service.connection import connect, require_service
 
 
-class ReportOptions(ServiceOptions):
-    """Options of one reports run (the flow's parameter; deployments pass it as JSON)."""
-
-    lake: str = Field(
-        DEFAULT_LAKE, description=f"The Parquet lake; reports go to its {REPORTS_FOLDER}/"
-    )
-    state_dir: str = Field(DEFAULT_STATE, description="Where the embedded emulator's state is")
-    subjects: list[str] | None = Field(None, description="Subject keys; None: every subject")
-    overwrite: bool = Field(False, description="Download again reports already written")
-    storage_options: Secret[dict[str, Any]] | None = Field(
-        None, description="fsspec options (e.g. endpoint, key, secret) for a bucket lake"
-    )
-
-    def open_lake(self) -> Lake:
-        options = None if self.storage_options is None else self.storage_options.get_secret_value()
-        return Lake(self.lake, options)
+def _open_lake(options: ReportOptions) -> Lake:
+    return Lake(options.lake, options.fs_options())
 
 
 class ReportsFailedError(HautflowError, RuntimeError):
@@ -55,7 +37,7 @@ class ReportsFailedError(HautflowError, RuntimeError):
 
 @task(name="latest-images", cache_policy=NO_CACHE)
 def latest_images_task(options: ReportOptions) -> list[ReportImage]:
-    return latest_images(options.open_lake(), options.subjects)
+    return latest_images(_open_lake(options), options.subjects)
 
 
 @task(name="write-reports", cache_policy=NO_CACHE)
@@ -72,13 +54,14 @@ async def write_reports_task(options: ReportOptions, images: list[ReportImage]) 
             error,
         )
 
-    emulator_state = Path(options.state_dir) / "emulator.sqlite"
     async with connect(
-        api_url=options.api_url, emulator_state=emulator_state, allow_emulator=options.emulator
+        api_url=options.api_url,
+        emulator_state=options.emulator_state,
+        allow_emulator=options.emulator,
     ) as connection:
         return await write_reports(
             connection.client,
-            options.open_lake(),
+            _open_lake(options),
             images,
             overwrite=options.overwrite,
             on_failure=failed,
@@ -96,7 +79,7 @@ async def reports(options: ReportOptions) -> list[ReportOutcome]:
         run.written,
         len(run.outcomes) - run.written,
         len(run.failed),
-        options.open_lake().location(REPORTS_FOLDER),
+        _open_lake(options).location(REPORTS_FOLDER),
     )
     if run.failed:
         failed = ", ".join(image.image_id for image, _ in run.failed)

@@ -22,10 +22,9 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
-from pydantic import Field
 
 from flows.chunking import chunks, first_error
-from flows.options import LakeOptions, MaxSize, SubjectKeys, WindowDays
+from flows.options import SmoothingOptions
 from haut.client import HautClient
 from haut.redaction import redact
 from schemas.captures import UploadedImage
@@ -36,30 +35,11 @@ from tasks.service.connection import connect, require_service
 from tasks.smoothing.compare import ApiAnswers, Comparison, compare
 from tasks.smoothing.pull import SmoothedWriter, lake_images, pull_smoothed
 from tasks.smoothing.settings import (
-    DEFAULT_MAX_SIZE,
-    DEFAULT_WINDOW_DAYS,
     Smoothing,
-    SmoothingMethod,
 )
 
 CHUNKS_IN_FLIGHT = 4
 """Chunks pulling at once; the client's own limits bound the requests in flight."""
-
-
-class SmoothingOptions(LakeOptions):
-    """What to pull or compare (see ``hautflow smoothing pull --help`` for each)."""
-
-    subjects: SubjectKeys = None
-    methods: list[SmoothingMethod] = Field(
-        default_factory=lambda: [SmoothingMethod.MEAN], min_length=1
-    )
-    window_days: WindowDays = DEFAULT_WINDOW_DAYS
-    max_size: MaxSize = DEFAULT_MAX_SIZE
-    chunk_size: int = Field(50, ge=1, description="Images per pull task")
-
-    def settings(self) -> list[Smoothing]:
-        """One setting per method, all with the same window and max size."""
-        return [Smoothing(method, self.window_days, self.max_size) for method in self.methods]
 
 
 @dataclass

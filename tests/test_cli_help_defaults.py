@@ -17,10 +17,8 @@ import pytest
 from pydantic import BaseModel
 from typer.main import get_command
 
-from flows.backfill import BackfillOptions
 from flows.maintenance import compact_lake
-from flows.options import IngestOptions
-from flows.smoothing import SmoothingOptions
+from flows.options import BackfillOptions, IngestOptions, SmoothingOptions
 from hautflow.cli import app
 
 RENAMED = {

@@ -7,7 +7,8 @@ import inspect
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from flows.backfill import LISTED_IMAGES, BackfillOptions, BackfillSummary
+from flows.backfill import LISTED_IMAGES, BackfillSummary
+from flows.options import BackfillOptions
 from haut.paths import FSM2_APPLICATION_ID
 from hautflow.backfill_cli import backfill_command
 from schemas.captures import Side, SourceImage, UploadedImage

@@ -18,8 +18,8 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from flows.backfill import BackfillOptions, BackfillSummary, backfill
-from flows.options import IngestOptions
+from flows.backfill import BackfillSummary, backfill
+from flows.options import BackfillOptions, IngestOptions
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
 from haut.errors import AuthError

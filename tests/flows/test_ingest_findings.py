@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.backfill import BackfillOptions, backfill
-from flows.options import IngestOptions
-from flows.reports import ReportOptions, reports
+from flows.backfill import backfill
+from flows.options import BackfillOptions, IngestOptions, ReportOptions
+from flows.reports import reports
 from haut.emulator.config import DetectorRow
 from haut.emulator.faces import render_no_face
 from hautflow.cli import app

@@ -8,11 +8,22 @@ import inspect
 import pytest
 from pydantic import BaseModel
 
-from flows.backfill import BackfillOptions
-from flows.options import IngestOptions, LakeOptions, LedgerOptions, ServiceOptions
-from flows.smoothing import SmoothingOptions
+from flows.options import (
+    BackfillOptions,
+    IngestOptions,
+    LakeOptions,
+    LedgerOptions,
+    ReportOptions,
+    ServiceOptions,
+    SmoothingOptions,
+)
 
-MODELS: tuple[type[BaseModel], ...] = (IngestOptions, BackfillOptions, SmoothingOptions)
+MODELS: tuple[type[BaseModel], ...] = (
+    IngestOptions,
+    BackfillOptions,
+    SmoothingOptions,
+    ReportOptions,
+)
 
 DIFFER_ON_PURPOSE = {
     "chunk_size": "captures per task for the ingest, images for the others",
@@ -55,6 +66,8 @@ def test_which_flow_has_which_base() -> None:
     assert issubclass(BackfillOptions, LedgerOptions)
     assert issubclass(SmoothingOptions, LakeOptions)
     assert not issubclass(SmoothingOptions, LedgerOptions)  # it moves no images in the ledger
+    assert issubclass(ReportOptions, LakeOptions)
+    assert not issubclass(ReportOptions, LedgerOptions)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +78,7 @@ def test_which_flow_has_which_base() -> None:
         ),
         BackfillOptions(storage_options={"key": "s3cr3t-key"}, ledger_url="sqlite:///x"),
         SmoothingOptions(storage_options={"key": "s3cr3t-key"}),
+        ReportOptions(storage_options={"key": "s3cr3t-key"}),
     ],
     ids=lambda o: type(o).__name__,
 )

@@ -14,7 +14,8 @@ import fsspec
 import pytest
 from pypdf import PdfReader
 
-from flows.reports import ReportOptions, ReportsFailedError, reports
+from flows.options import ReportOptions
+from flows.reports import ReportsFailedError, reports
 from haut.emulator.server import EmulatorServer
 from tasks.lake import Lake
 from tasks.ledger import Ledger

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flows.backfill import BackfillOptions
-from flows.options import IngestOptions
+from flows.options import BackfillOptions, IngestOptions
 from tasks.reporting.warnings import DEFAULT_DATASET, backfill_command
 
 
