@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from hautflow.cli_support import announce_service, parse_day, warn_password_on_command_line
-from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS, SmoothingMethod
+from flows.options import BackfillOptions
+from hautflow.cli_support import (
+    announce_service,
+    model_defaults,
+    parse_day,
+    warn_password_on_command_line,
+)
+from tasks.smoothing.settings import SmoothingMethod
 
 if TYPE_CHECKING:
-    from flows.backfill import BackfillOptions, BackfillSummary
+    from flows.backfill import BackfillSummary
+
+BACKFILL = model_defaults(BackfillOptions)
 
 
 def backfill_command(
@@ -28,32 +35,31 @@ def backfill_command(
     subject: Annotated[
         list[str] | None, typer.Option(help="A subject key (folder name); repeat for more.")
     ] = None,
-    # BackfillOptions' defaults of dataset, chunk_size and concurrency, written out: the model
-    # lives with the flow, which brings Prefect along, seconds of every `hautflow --help`
-    # (tests/test_cli_help_defaults.py checks every option's default against the model's).
     dataset: Annotated[
         str, typer.Option(help="Haut.AI dataset the ingest uploaded to.")
-    ] = "hautflow",
+    ] = BACKFILL["dataset"],
     method: Annotated[
         list[SmoothingMethod] | None,
         typer.Option(help="Smoothing method; repeat for more (default: all three)."),
     ] = None,
-    window: Annotated[int, typer.Option(help="Smoothing window, days.")] = DEFAULT_WINDOW_DAYS,
-    max_size: Annotated[
-        int, typer.Option(help="Most images a smoothed value takes.")
-    ] = DEFAULT_MAX_SIZE,
-    lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
+    window: Annotated[int, typer.Option(help="Smoothing window, days.")] = BACKFILL["window_days"],
+    max_size: Annotated[int, typer.Option(help="Most images a smoothed value takes.")] = BACKFILL[
+        "max_size"
+    ],
+    lake: Annotated[str, typer.Option(help="The Parquet lake.")] = BACKFILL["lake"],
     state: Annotated[
         str, typer.Option(help="Ledger, embedded emulator state and the views file.")
-    ] = DEFAULT_STATE,
+    ] = BACKFILL["state_dir"],
     api_url: Annotated[
         str | None, typer.Option(envvar="HAUT_API_URL", help="A Haut.AI-compatible service.")
     ] = None,
     ledger_url: Annotated[
         str | None, typer.Option(envvar="HAUTFLOW_LEDGER_URL", help="SQLAlchemy URL of the ledger.")
     ] = None,
-    chunk_size: Annotated[int, typer.Option(help="Images per task.")] = 50,
-    concurrency: Annotated[int, typer.Option(help="Images read at once per chunk.")] = 8,
+    chunk_size: Annotated[int, typer.Option(help="Images per task.")] = BACKFILL["chunk_size"],
+    concurrency: Annotated[int, typer.Option(help="Images read at once per chunk.")] = BACKFILL[
+        "concurrency"
+    ],
     json_output: Annotated[
         bool,
         typer.Option("--json", help="Print the run's summary as one JSON object on stdout."),
@@ -63,8 +69,6 @@ def backfill_command(
     # Rows keep their ids, so they are replaced, never doubled: it restores lost files and
     # fills the smoothed_results table; nothing is uploaded.
     from pydantic import ValidationError
-
-    from flows.backfill import BackfillOptions
 
     warn_password_on_command_line(ctx, ledger_url)
     # Unset lists take the options' defaults (every subject, every method).

@@ -15,18 +15,16 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from flows.options import DEFAULT_LAKE, DEFAULT_STATE
-from hautflow.cli_support import announce_service, choice
+from flows.options import SmoothingOptions
+from hautflow.cli_support import announce_service, choice, model_defaults
 from schemas.api_results import SmoothingMethod
-from tasks.smoothing.settings import DEFAULT_MAX_SIZE, DEFAULT_WINDOW_DAYS
-
-if TYPE_CHECKING:
-    from flows.smoothing import SmoothingOptions
 
 smoothing_app = typer.Typer(
     help="Smoothed skin scores: pull from the API, compare with local.", no_args_is_help=True
 )
 
+
+SMOOTHING = model_defaults(SmoothingOptions)
 
 ALL_METHODS = "all"
 """``--method all``: every method of :class:`SmoothingMethod`."""
@@ -42,6 +40,18 @@ else:
 def _methods(method: str) -> list[str]:
     """The methods ``--method`` names: that one, or every one for ``all``."""
     return [m.value for m in SmoothingMethod] if method == ALL_METHODS else [method]
+
+
+def _one_method(methods: list[SmoothingMethod]) -> str:
+    """``methods`` as ``--method`` names them; it names one, or all."""
+    if set(methods) == set(SmoothingMethod):
+        return ALL_METHODS
+    [method] = methods
+    return method.value
+
+
+PULL_METHOD = _one_method(SMOOTHING["methods"])
+"""``pull --method``'s default: the options' methods."""
 
 
 MethodOption = Annotated[MethodName, typer.Option("--method", help="Smoothing method, or all.")]
@@ -75,8 +85,6 @@ def _options(
     api_url: str | None,
 ) -> SmoothingOptions:
     from pydantic import ValidationError
-
-    from flows.smoothing import SmoothingOptions
 
     try:
         options = SmoothingOptions.model_validate(
@@ -127,14 +135,12 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 @smoothing_app.command()
 def pull(
-    # SmoothingOptions' default (flows/smoothing.py brings Prefect along, too slow for --help;
-    # tests/test_cli_help_defaults.py checks the two agree).
-    method: MethodOption = SmoothingMethod.MEAN.value,
-    window: WindowOption = DEFAULT_WINDOW_DAYS,
-    max_size: MaxSizeOption = DEFAULT_MAX_SIZE,
+    method: MethodOption = PULL_METHOD,
+    window: WindowOption = SMOOTHING["window_days"],
+    max_size: MaxSizeOption = SMOOTHING["max_size"],
     subject: SubjectOption = None,
-    lake: LakeOption = DEFAULT_LAKE,
-    state: StateOption = DEFAULT_STATE,
+    lake: LakeOption = SMOOTHING["lake"],
+    state: StateOption = SMOOTHING["state_dir"],
     api_url: ApiUrlOption = None,
 ) -> None:
     """Pull the API's smoothed_results of the lake's complete images into the lake."""
@@ -166,11 +172,11 @@ def pull(
 @smoothing_app.command()
 def compare(
     method: MethodOption = ALL_METHODS,
-    window: WindowOption = DEFAULT_WINDOW_DAYS,
-    max_size: MaxSizeOption = DEFAULT_MAX_SIZE,
+    window: WindowOption = SMOOTHING["window_days"],
+    max_size: MaxSizeOption = SMOOTHING["max_size"],
     subject: SubjectOption = None,
-    lake: LakeOption = DEFAULT_LAKE,
-    state: StateOption = DEFAULT_STATE,
+    lake: LakeOption = SMOOTHING["lake"],
+    state: StateOption = SMOOTHING["state_dir"],
     api_url: ApiUrlOption = None,
     allow_missing: Annotated[
         bool,

@@ -112,40 +112,58 @@ def test_the_exceptions_are_still_exceptions() -> None:
 
 FOLLOWS = """
 import json, sys
-from flows.options import IngestOptions
+import flows.options
+model = getattr(flows.options, sys.argv[1])
 changed = {}
-for name, field in IngestOptions.model_fields.items():
+for name, field in model.model_fields.items():
     default = field.default
     if isinstance(default, bool):
         changed[name] = not default
     elif isinstance(default, int | float):
         changed[name] = default + 1
     elif isinstance(default, str):
-        choices = IngestOptions.model_json_schema()["properties"][name].get("enum")
+        choices = model.model_json_schema()["properties"][name].get("enum")
         changed[name] = choices[-1] if choices else default + "-changed"
     else:
         continue
     field.default = changed[name]
 from typer.main import get_command
 from hautflow.cli import app
-shown = {p.name: p.default for p in get_command(app).commands["ingest"].params}
+command = get_command(app)
+for word in sys.argv[2:]:
+    command = command.commands[word]
+shown = {p.name: p.default for p in command.params}
 print(json.dumps({"changed": changed, "shown": shown}))
 """
 
+FOLLOWED = {
+    "ingest": ("IngestOptions", {"chunk_size", "concurrency", "dataset", "wait", "image_kind"}),
+    "backfill": ("BackfillOptions", {"chunk_size", "concurrency", "dataset", "window_days"}),
+    "smoothing pull": ("SmoothingOptions", {"window_days", "max_size", "state_dir"}),
+    "smoothing compare": ("SmoothingOptions", {"window_days", "max_size", "state_dir"}),
+}
+"""Command -> its options model, and some of the defaults it must follow (besides the lake)."""
 
-def test_the_ingest_defaults_follow_the_model() -> None:
-    """Not equal by chance: the ingest's options read their defaults from IngestOptions, so a
+
+@pytest.mark.parametrize("path", list(FOLLOWED))
+def test_the_defaults_follow_the_model(path: str) -> None:
+    """Not equal by chance: the options read their defaults from the command's model, so a
     default changed there (in a fresh interpreter, before the command line is imported) is the
     command line's default too."""
+    model, expected = FOLLOWED[path]
     ran = subprocess.run(
-        [sys.executable, "-c", FOLLOWS], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", FOLLOWS, model, *path.split()],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     found = json.loads(ran.stdout)
-    shown = {RENAMED.get(name, name): value for name, value in found["shown"].items()}
-    mapped = {
-        name: value
-        for name, value in found["changed"].items()
-        if name in shown and ("ingest", name) not in DIFFERENT_ON_PURPOSE
+    shown = {
+        RENAMED.get(name, name): value
+        for name, value in found["shown"].items()
+        if name not in COMMAND_LINE_ONLY[path] and (path, name) not in DIFFERENT_ON_PURPOSE
     }
-    assert {"chunk_size", "concurrency", "dataset", "wait", "image_kind", "lake"} <= set(mapped)
+    mapped = {name: value for name, value in found["changed"].items() if name in shown}
+    assert {"lake", *expected} <= set(mapped)
     assert {name: shown[name] for name in mapped} == mapped
