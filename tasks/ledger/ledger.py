@@ -6,7 +6,8 @@ run). Each create is recorded ``creating`` with its reconcile key *before* the c
 ``created`` (or ``uploaded``) with the API's id *after* it, each in its own committed
 transaction, so a process killed at any moment leaves a row saying exactly what may be in
 doubt. The tables and states are in :mod:`tasks.ledger.tables`; the reconciling is done by
-:mod:`tasks.uploading.upload`.
+:mod:`tasks.uploading.capture_upload` (subjects, batches, images) and
+:mod:`tasks.uploading.dataset` (the dataset and its application).
 
 Calls are synchronous and short (one small transaction each); the uploader makes them between
 HTTP requests on its event loop.

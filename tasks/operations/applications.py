@@ -28,7 +28,7 @@ from schemas.api import Application, Dataset
 from tasks.ledger import CreateState, Ledger
 from tasks.operations.datasets import dataset_named
 from tasks.operations.errors import OperationError
-from tasks.uploading.upload import (
+from tasks.uploading.dataset import (
     FACE_DETECTOR_ALGORITHM_ID,
     connected_algorithms,
     waiting_images,

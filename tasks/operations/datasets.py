@@ -8,7 +8,7 @@ from haut.client import HautClient
 from schemas.api import Dataset
 from tasks.operations.errors import OperationError
 from tasks.operations.retention import Retention, describe
-from tasks.uploading.upload import connected_algorithms
+from tasks.uploading.dataset import connected_algorithms
 
 
 async def dataset_named(client: HautClient, name: str) -> Dataset:
