@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from schemas.defaults import DEFAULT_DATASET
 from tasks.operations.retention import MAX_DAYS, Retention
 from tasks.smoothing.settings import (
     DEFAULT_MAX_SIZE,
@@ -37,7 +38,6 @@ from tasks.waiting import registry as waiters
 
 DEFAULT_LAKE = "data/lake"
 DEFAULT_STATE = "data/state"
-DEFAULT_DATASET = "hautflow"
 
 # Options some flows share outside the layers below, each defined once here.
 SubjectKeys = Annotated[

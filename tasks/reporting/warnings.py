@@ -11,13 +11,10 @@ from collections.abc import Sequence
 
 from haut.redaction import get_logger, redact
 from schemas.captures import Capture
+from schemas.defaults import DEFAULT_DATASET
 from tasks.lake import Lake
 from tasks.reporting.options import RunOptions
 from tasks.reporting.summary import RunSummary
-
-DEFAULT_DATASET = "hautflow"
-"""The dataset ``hautflow backfill`` uses without ``--dataset`` (flows.options holds the same
-default; tests/tasks/reporting checks the two agree)."""
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from flows.options import BackfillOptions, IngestOptions
-from tasks.reporting.warnings import DEFAULT_DATASET, backfill_command
+import shlex
+from typing import Any
+
+import pytest
+from typer.main import get_command
+
+from flows.options import IngestOptions
+from hautflow.cli import app
+from tasks.reporting.warnings import backfill_command
 
 
-def test_the_default_dataset_is_the_ingests_and_the_backfills() -> None:
-    assert IngestOptions.model_fields["dataset"].default == DEFAULT_DATASET
-    assert BackfillOptions.model_fields["dataset"].default == DEFAULT_DATASET
+@pytest.mark.parametrize("dataset", [IngestOptions.model_fields["dataset"].default, "trial"])
+def test_the_backfill_command_reaches_the_ingests_dataset(dataset: str) -> None:
+    """Run as printed, with or without ``--dataset``, the backfill reads the ingest's dataset."""
+    printed = backfill_command(IngestOptions(source="photos", dataset=dataset))
+    hautflow, command, *words = shlex.split(printed)
+    assert (hautflow, command) == ("hautflow", "backfill")
+    cli: Any = get_command(app)
+    parsed = cli.commands["backfill"].make_context("backfill", words)
+    assert parsed.params["dataset"] == dataset
 
 
 def test_the_backfill_command_names_only_what_differs_from_its_defaults() -> None:
