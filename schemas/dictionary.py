@@ -24,6 +24,7 @@ DICTIONARY_PATH = "docs/lake.md"
 REWRITE_COMMAND = "hautflow docs lake"
 """The command that writes :data:`DICTIONARY_PATH` (``--check`` compares instead)."""
 
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
