@@ -26,6 +26,7 @@ from hautflow.backfill_cli import backfill_command
 from hautflow.cli_support import (
     announce_service,
     choice,
+    duckdb_shell,
     field_values,
     model_defaults,
     warn_password_on_command_line,
@@ -569,7 +570,7 @@ def views(
     from tasks.lake import create_views
 
     path = create_views(lake, database)
-    typer.echo(f"Views written to {path}; try: duckdb {path} -c {SAMPLE_QUERY!r}")
+    typer.echo(f"Views written to {path}; try: {duckdb_shell()} {path} -c {SAMPLE_QUERY!r}")
 
 
 @app.command()

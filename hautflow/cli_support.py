@@ -3,8 +3,12 @@ the command modules, so they cannot import it back)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from datetime import date
 from functools import cache
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -103,3 +107,19 @@ def warn_password_on_command_line(ctx: typer.Context, ledger_url: str | None) ->
             err=True,
             fg="yellow",
         )
+
+
+def duckdb_shell() -> str:
+    """How the user runs the ``duckdb`` shell installed with the project (``duckdb-cli``):
+    ``duckdb`` when that is the one on PATH (an activated venv), else its path, relative to
+    the working folder when inside it (``.venv/bin/duckdb`` after ``make run``)."""
+    installed = Path(sys.executable).parent / "duckdb"
+    if not installed.exists():
+        return "duckdb"  # not installed beside this Python: whatever shell the user has
+    on_path = shutil.which("duckdb")
+    if on_path and Path(on_path).resolve() == installed.resolve():
+        return "duckdb"
+    try:
+        return os.path.relpath(installed)
+    except ValueError:  # another drive (Windows)
+        return str(installed)

@@ -24,6 +24,7 @@ from flows.ingest import ingest
 from flows.options import DEFAULT_LAKE, IngestOptions
 from haut.errors import HautError
 from haut.redaction import redact
+from hautflow.cli_support import duckdb_shell
 from hautflow.exit_policy import FailOn
 from hautflow.failures import explain, prefect_errors_held_back, service_name
 from hautflow.interrupts import stop_signals
@@ -259,7 +260,8 @@ def try_lines(summary: RunSummary, options: IngestOptions) -> list[str]:
         f".sql({json.dumps(TRY_QUERY)}))"
     )
     lines.append(f"Query: {shlex.quote(sys.executable)} -c {shlex.quote(program)}")
-    lines.append(f"   or: duckdb {shlex.quote(views)} -c {shlex.quote(TRY_QUERY)}  (duckdb shell)")
+    shell = shlex.quote(duckdb_shell())
+    lines.append(f"   or: {shell} {shlex.quote(views)} -c {shlex.quote(TRY_QUERY)}  (duckdb shell)")
     return lines
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from flows.options import SmoothingOptions
-from hautflow.cli_support import announce_service, choice, model_defaults
+from hautflow.cli_support import announce_service, choice, duckdb_shell, model_defaults
 from schemas.api_results import SmoothingMethod
 
 smoothing_app = typer.Typer(
@@ -166,7 +166,8 @@ def pull(
             err=True,
             fg="yellow",
         )
-    typer.echo(f'Try: duckdb {options.views_path} -c "FROM smoothed_results_latest LIMIT 10"')
+    shell = duckdb_shell()
+    typer.echo(f'Try: {shell} {options.views_path} -c "FROM smoothed_results_latest LIMIT 10"')
 
 
 @smoothing_app.command()

@@ -45,12 +45,18 @@ def lake_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def run_printed(command: str, cwd: Path = ROOT) -> str:
-    """Run a printed command line as a user would, the project's ``.venv/bin`` on PATH (an
-    activated venv, or the command written with its ``.venv/bin/`` prefix)."""
+def run_printed(command: str, cwd: Path = ROOT, *, activated: bool = True) -> str:
+    """Run a printed command line as a user would: with the project's ``.venv/bin`` on PATH
+    (an activated venv, or a command written with its ``.venv/bin/`` prefix), or, not
+    ``activated``, with a PATH that holds no duckdb shell (``make run``, then copy and paste)."""
     argv = shlex.split(command)
     assert Path(argv[0]).name == "duckdb", command
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    if activated:
+        path.insert(0, str(BIN))
+    else:
+        path = [p for p in path if not (Path(p) / "duckdb").exists()]
+    env = {**os.environ, "PATH": os.pathsep.join(path)}
     done = subprocess.run(
         argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
     )
@@ -74,7 +80,7 @@ def test_the_views_command_prints_a_query_the_shell_runs(lake_url: str, tmp_path
     printed = CliRunner().invoke(app, ["views", "--lake", lake_url, "--database", str(views)])
     assert printed.exit_code == 0, printed.output
     command = printed.output.split("try: ", 1)[1].strip()
-    answer = run_printed(command, cwd=tmp_path)
+    answer = run_printed(command, activated=False)  # where hautflow ran
     assert "alice" in answer
     assert "metric_id" in answer  # SELECT * FROM metrics: its header
 
@@ -90,7 +96,7 @@ def test_the_end_of_an_ingest_prints_a_query_the_shell_runs(lake_url: str, tmp_p
     )
     (line,) = [x for x in try_lines(RunSummary(record=record), options) if "duckdb shell" in x]
     command = line.split("or:", 1)[1].rsplit("(duckdb shell)", 1)[0]
-    answer = run_printed(command, cwd=tmp_path)
+    answer = run_printed(command, activated=False)  # where hautflow ran
     assert "redness" in answer  # the wide view's header
     assert answer.count("alice") == 2  # both photos
 
