@@ -11,13 +11,17 @@ folder cannot be used.
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from flows.options import SmoothingOptions
+from haut.redaction import redact
 from hautflow.cli_support import announce_service, choice, duckdb_shell, model_defaults
 from schemas.api_results import SmoothingMethod
+from tasks.smoothing.settings import Smoothing
 
 smoothing_app = typer.Typer(
     help="Smoothed skin scores: pull from the API, compare with local.", no_args_is_help=True
@@ -105,6 +109,19 @@ def _options(
     return options
 
 
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the result as one JSON object on stdout."),
+]
+
+
+def _settings_json(settings: Sequence[Smoothing]) -> list[dict[str, object]]:
+    return [
+        {"method": s.method.value, "window_days": s.window_days, "max_size": s.max_size}
+        for s in settings
+    ]
+
+
 def _fail(command: str, message: str) -> typer.Exit:
     typer.secho(f"hautflow smoothing {command}: {message}", err=True, fg="red")
     return typer.Exit(2)
@@ -113,8 +130,6 @@ def _fail(command: str, message: str) -> typer.Exit:
 def _service_failed(command: str, options: SmoothingOptions, error: Exception) -> NoReturn:
     """Exit 2 on what the user fixes: a service that is down or refuses, an unreadable lake or
     state folder; the message names the options involved."""
-    from haut.redaction import redact
-
     where = options.api_url or f"the embedded emulator ({options.emulator_state})"
     raise _fail(
         command,
@@ -142,6 +157,7 @@ def pull(
     lake: LakeOption = SMOOTHING["lake"],
     state: StateOption = SMOOTHING["state_dir"],
     api_url: ApiUrlOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Pull the API's smoothed_results of the lake's complete images into the lake."""
     from flows.smoothing import pull_smoothed_results
@@ -153,6 +169,18 @@ def pull(
             summary = asyncio.run(pull_smoothed_results(options))
     except _user_errors() as exc:
         _service_failed("pull", options, exc)
+    if json_output:
+        document = {
+            "run_id": summary.run_id,
+            "settings": _settings_json(summary.settings),
+            "images": summary.images,
+            "rows_written": summary.rows_written,
+            "missing": summary.missing,
+            "lake": redact(lake),
+            "views": str(options.views_path),
+        }
+        typer.echo(json.dumps(document))
+        return
     settings = "; ".join(str(s) for s in summary.settings)
     typer.echo(
         f"Pulled smoothed_results of {summary.images} images ({settings}): "
@@ -186,6 +214,7 @@ def compare(
             help="Images the API does not know (deleted there) are no disagreement.",
         ),
     ] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Compare the lake's own smoothing with the API's for every complete image.
 
@@ -209,6 +238,30 @@ def compare(
             f"nothing to compare: the lake at {lake} has no complete images{whose} the API "
             "knows; run `hautflow ingest` first (with the same --lake, --state and --api-url)",
         )
+    agreed = result.agree and (allow_missing or not result.missing)
+    if json_output:
+        document = {
+            "agree": agreed,
+            "settings": _settings_json(result.settings),
+            "images": result.images,
+            "values": result.values,
+            "disagreements": [
+                {
+                    "image_id": d.image_id,
+                    "subject_key": d.subject_key,
+                    "session_key": d.session_key,
+                    "side": d.side,
+                    "algorithm": d.algorithm,
+                    "method": d.setting.method.value,
+                    "local": d.local,
+                    "api": d.api,
+                }
+                for d in result.disagreements
+            ],
+            "missing": result.missing,
+        }
+        typer.echo(json.dumps(document))
+        raise typer.Exit(0 if agreed else 1)
     if result.disagreements:
         typer.echo("image  subject/session side  family  method  local  api")
         for disagreement in result.disagreements:
@@ -223,4 +276,4 @@ def compare(
             fg="yellow",
         )
     typer.echo(result.verdict())
-    raise typer.Exit(0 if result.agree and (allow_missing or not result.missing) else 1)
+    raise typer.Exit(0 if agreed else 1)

@@ -36,8 +36,8 @@ RENAMED = {
 COMMAND_LINE_ONLY = {
     "ingest": {"source", "json_output", "fail_on", "webhook_host", "webhook_port", "webhook_url"},
     "backfill": {"json_output"},
-    "smoothing pull": set(),
-    "smoothing compare": {"allow_missing"},
+    "smoothing pull": {"json_output"},
+    "smoothing compare": {"allow_missing", "json_output"},
     "compact": set(),
 }
 """Parameters that are no field of the model (the webhook's go into ``wait_options``)."""

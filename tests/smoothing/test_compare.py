@@ -6,6 +6,7 @@ server, the Parquet they write read back by DuckDB, the ``hautflow smoothing`` c
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from collections.abc import Iterator
@@ -119,9 +120,21 @@ def test_pull_writes_the_api_values_with_their_settings(ingested: Ingested) -> N
         "USING (image_id, algorithm_family) WHERE a.method = 'linear_approximation'"
     ).fetchone()
     assert joined == (amy_images * SMOOTHABLE_FAMILIES,) * 3
-    # pulling again replaces the rows instead of doubling them
-    code, output = smoothing("pull", "--method", "all", "--subject", "amy", *ingested.args())
+    # pulling again replaces the rows instead of doubling them; --json says so to a script
+    code, output = smoothing(
+        "pull", "--method", "all", "--subject", "amy", "--json", *ingested.args()
+    )
     assert code == 0, output
+    pulled = json.loads(output)
+    assert (pulled["images"], pulled["rows_written"]) == (
+        amy_images,
+        3 * amy_images * SMOOTHABLE_FAMILIES,
+    )
+    assert sorted(s["method"] for s in pulled["settings"]) == [
+        "linear_approximation",
+        "mean",
+        "mean_without_outliers",
+    ]
     again = con.execute("SELECT count(*) FROM smoothed_results").fetchone()
     assert again == (3 * amy_images * SMOOTHABLE_FAMILIES,)
 
@@ -154,6 +167,18 @@ def test_a_doctored_score_is_reported_as_a_disagreement(ingested: Ingested, tmp_
         assert f"local {local:>4}" in wrong[0]
         assert f"api {api:>4}" in wrong[0]
         assert lines[-1].startswith("1 disagreements among 12 values of 1 images")
+        code, output = smoothing(
+            "compare", "--method", "mean", "--subject", "ben", "--json", *ingested.args()
+        )
+        assert code == 1, output
+        compared = json.loads(output)
+        assert (compared["agree"], compared["values"], compared["images"]) == (False, 12, 1)
+        ((disagreement,),) = [compared["disagreements"]]
+        assert (disagreement["image_id"], disagreement["algorithm"]) == (
+            target["image_id"],
+            "redness",
+        )
+        assert (disagreement["local"], disagreement["api"]) == (local, api)
     finally:
         restored = LakeRows()
         restored.add("metrics", target)
