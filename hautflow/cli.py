@@ -30,6 +30,7 @@ from hautflow.cli_support import (
     field_values,
     model_defaults,
     warn_password_on_command_line,
+    write_file,
 )
 from hautflow.cli_support import parse_day as _day
 from hautflow.docs_cli import docs_app
@@ -537,7 +538,7 @@ def history(
             raise typer.Exit(1) from None
     finally:
         con.close()
-    _save_plot(plot, drawn.png)
+    write_file(plot, drawn.png, command="history --plot", fix="choose a file you may write")
     typer.echo(f"Plot of {len(drawn.families)} metrics written to {plot}")
 
 
@@ -545,19 +546,6 @@ def _fail(command: str, message: str) -> NoReturn:
     """End ``command`` with ``message`` (what failed and the fix) on stderr, exit code 2."""
     typer.secho(f"hautflow {command}: {message}", err=True, fg="red")
     raise typer.Exit(2)
-
-
-def _save_plot(path: Path, png: bytes) -> None:
-    try:
-        path.write_bytes(png)
-    except OSError as exc:
-        typer.secho(
-            f"hautflow history --plot: cannot write {path} ({exc.strerror or exc}); "
-            "choose a file in a folder that exists and is writable",
-            err=True,
-            fg="red",
-        )
-        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -123,3 +123,18 @@ def duckdb_shell() -> str:
         return os.path.relpath(installed)
     except ValueError:  # another drive (Windows)
         return str(installed)
+
+
+def write_file(path: Path, data: bytes, *, command: str, fix: str) -> None:
+    """Write ``data`` to ``path`` (its folder made), or end ``hautflow COMMAND`` with exit 2:
+    what could not be written, why, and ``fix``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        typer.secho(
+            f"hautflow {command}: cannot write {path} ({exc.strerror or exc}); {fix}",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2) from None

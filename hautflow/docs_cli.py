@@ -12,6 +12,8 @@ from typing import Annotated
 
 import typer
 
+from hautflow.cli_support import write_file
+
 DEFAULT_OUTPUT = Path("docs/lake.md")
 
 docs_app = typer.Typer(
@@ -54,15 +56,10 @@ def lake_command(
             raise typer.Exit(1)
         typer.echo(f"{output} is up to date.")
         return
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        typer.secho(
-            f"hautflow docs lake: cannot write {output} ({exc.strerror or exc}); run it from the "
-            "project root, or choose a writable --output",
-            err=True,
-            fg="red",
-        )
-        raise typer.Exit(2) from None
+    write_file(
+        output,
+        text.encode("utf-8"),
+        command="docs lake",
+        fix="run it from the project root, or choose a writable --output",
+    )
     typer.echo(f"Data dictionary written to {output}.")

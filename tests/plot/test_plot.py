@@ -169,3 +169,21 @@ def test_history_plot_of_nobody_writes_no_file(lake_url: str, tmp_path: Path) ->
     assert "No captures of 'zoe'" in result.output
     assert "nothing to plot" in result.output
     assert not out.exists()
+
+
+def test_history_plot_makes_its_folder_and_names_what_it_cannot_write(
+    lake_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "plots" / "alice.png"  # a folder that is not there yet
+    made = CliRunner().invoke(app, ["history", "alice", "--lake", lake_url, "--plot", str(out)])
+    assert made.exit_code == 0, made.output
+    assert out.exists()
+
+    taken = tmp_path / "taken.png"
+    taken.mkdir()  # a folder where the picture should go
+    refused = CliRunner().invoke(
+        app, ["history", "alice", "--lake", lake_url, "--plot", str(taken)]
+    )
+    assert refused.exit_code == 2
+    assert f"hautflow history --plot: cannot write {taken}" in refused.output
+    assert "choose a file you may write" in refused.output
