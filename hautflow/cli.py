@@ -10,6 +10,10 @@ import os
 # explicit setting in the environment still wins.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The temporary Prefect server of a run with no PREFECT_API_URL must start within this time;
+# Prefect's 20 s is too short for a first start on a slow or busy machine ("Timed out while
+# attempting to connect to ephemeral Prefect API server", seen on a 2-core machine).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 import asyncio
 import json

@@ -7,6 +7,9 @@ from __future__ import annotations
 import ast
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +283,7 @@ def test_the_command_line_turns_prefect_telemetry_off_before_anything_imports_pr
     defaults: dict[str, str] = {}
     for node in module.body:
         if isinstance(node, ast.Import | ast.ImportFrom):
-            if len(defaults) == 2:
+            if len(defaults) == 3:
                 break
             if isinstance(node, ast.ImportFrom):
                 before.append(node.module or "")
@@ -290,5 +293,26 @@ def test_the_command_line_turns_prefect_telemetry_off_before_anything_imports_pr
         if isinstance(call, ast.Call) and ast.unparse(call.func) == "os.environ.setdefault":
             name, value = (ast.literal_eval(arg) for arg in call.args)
             defaults[name] = value
-    assert defaults == {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    assert defaults == {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }
     assert set(before) <= {"__future__", "os"}, before
+
+
+def test_the_temporary_prefect_server_gets_time_to_start_unless_the_user_says() -> None:
+    program = (
+        "import os, hautflow.cli; "
+        "print(os.environ['PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS'])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_SERVER_EPHEMERAL")}
+    ran = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert int(ran.stdout) >= 60
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "7"
+    ran = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.strip() == "7"
