@@ -9,18 +9,44 @@ CreateInDoubtError with what to reconcile by; :meth:`CaptureCalls.find_subjects`
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import httpx
 
 from haut import paths
+from haut.errors import TransientError
 from haut.session import ApiSession, TokenPlacement
 from schemas.api import Batch, Image, Subject, parse_items
-from schemas.api_results import AuxImage, ResultRow, SmoothedValue
+from schemas.api_results import (
+    AuxImage,
+    ResultRow,
+    ResultsDecodeError,
+    SmoothedValue,
+    decode_aux_images,
+    decode_result_rows,
+)
 from schemas.refs import BatchRef, ImageRef, SubjectRef
 from schemas.wire_time import format_wire_time
 
+T = TypeVar("T")
+
 PDF_OPTIONS = {"timeout": 30000, "waitUntil": "networkidle0"}
+
+
+def _decoded(decode: Callable[[bytes], list[T]], response: httpx.Response, path: str) -> list[T]:
+    """An answer's items decoded from its bytes, as they came (results and aux images are
+    most of a run's data: no intermediate JSON objects). Bytes that are not JSON are a
+    transient failure, as for every other answer; JSON of another shape is an error."""
+    try:
+        return decode(response.content or b"[]")
+    except ResultsDecodeError as error:
+        if error.not_json:
+            raise TransientError(
+                "answer is not JSON", method="GET", path=path, status=response.status_code
+            ) from error
+        raise
 
 
 def _date_param(value: date | datetime | None) -> str | None:
@@ -161,12 +187,12 @@ class CaptureCalls:
     async def results(self, image: ImageRef) -> list[ResultRow]:
         """The rows computed so far for an image (one per finished algorithm)."""
         path = paths.image(await self.company_id(), image) + "results/"
-        return parse_items(ResultRow, await self._session.json("GET", path))
+        return _decoded(decode_result_rows, await self._session.send("GET", path), path)
 
     async def aux_images(self, image: ImageRef) -> list[AuxImage]:
         """The face-area crops of an image with their rows (URLs stripped of tokens)."""
         path = paths.image(await self.company_id(), image) + "aux/"
-        return parse_items(AuxImage, await self._session.json("GET", path))
+        return _decoded(decode_aux_images, await self._session.send("GET", path), path)
 
     async def aux_image_jpeg(self, aux_id: str) -> bytes:
         """The JPEG bytes of an aux image (``GET HOST/images/{id}.jpg?token=...``)."""
@@ -189,7 +215,8 @@ class CaptureCalls:
             if v is not None
         }
         path = paths.subject(await self.company_id(), subject) + "all_results/"
-        return parse_items(ResultRow, await self._session.json("GET", path, params=params))
+        answer = await self._session.send("GET", path, params=params)
+        return _decoded(decode_result_rows, answer, path)
 
     async def smoothed_results(
         self, image: ImageRef, *, method: str = "mean", window_days: int = 14, max_size: int = 10

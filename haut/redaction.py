@@ -9,10 +9,12 @@ the client does for every credential and token it handles.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 
+import hyperscan
 from pydantic import SecretStr
 
 from schemas.url_secrets import SECRET_NAME
@@ -81,15 +83,89 @@ def redact(text: str) -> str:
 
 
 # Every pattern above needs one of these words: text without them (or a registered secret)
-# comes through redact() unchanged, so bulk callers can skip it cheaply.
-_HINT = re.compile(SECRET_NAME.pattern + r"|eyj|bearer|csrf|b64data", re.IGNORECASE)
+# comes through redact() unchanged, so bulk callers can skip it cheaply. Plain words, looked for
+# with `in` in the lower-cased text: a case-insensitive regex of the same alternation takes
+# ~100x longer over a 200 KB payload.
+_HINT_WORDS: tuple[str, ...] = (*SECRET_NAME.pattern.split("|"), "eyj", "bearer", "csrf", "b64data")
+if any(re.escape(word) != word or word != word.lower() for word in _HINT_WORDS):
+    raise AssertionError("the secret-hint words must be plain lower-case words")
+_HINT_BYTES = tuple(word.encode() for word in _HINT_WORDS)
 
 
 def may_hold_secret(text: str) -> bool:
     """A cheap test: False means ``redact(text)`` returns ``text`` unchanged."""
-    if _HINT.search(text):
+    lowered = text.lower()
+    if any(word in lowered for word in _HINT_WORDS):
         return True
     return any(secret in text for secret in _known_secrets())
+
+
+# A URL that strip_url_secrets could change: one with a query or user info.
+URL_WITH_SECRET_PLACE = rb"://[^\s\"'<>?@]*[?@]"
+
+
+class _BulkScanner:
+    """Every sign of a secret in one pass over bytes (Hyperscan): the hint words in any case,
+    a URL with a query or user info, and each registered secret exactly.
+
+    The database is rebuilt when the registered secrets change (a few times a run); each
+    thread scans with scratch space of its own, as Hyperscan requires."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._database: tuple[tuple[str, ...], hyperscan.Database] | None = None
+        self._scratch = threading.local()
+
+    def _current(self) -> hyperscan.Database:
+        secrets = _known_secrets()
+        compiled = self._database
+        if compiled is not None and compiled[0] is secrets:
+            return compiled[1]
+        with self._lock:
+            compiled = self._database
+            if compiled is None or compiled[0] is not secrets:
+                compiled = (secrets, _compile(secrets))
+                self._database = compiled
+            return compiled[1]
+
+    def found_in(self, data: bytes) -> bool:
+        database = self._current()
+        scratch = getattr(self._scratch, "pair", None)
+        if scratch is None or scratch[0] is not database:
+            scratch = (database, hyperscan.Scratch(database))
+            self._scratch.pair = scratch
+        found = False
+
+        def on_match(*_: object) -> bool:
+            nonlocal found
+            found = True
+            return True  # stop: one sign is enough
+
+        with contextlib.suppress(hyperscan.ScanTerminated):
+            database.scan(data, match_event_handler=on_match, scratch=scratch[1])
+        return found
+
+
+def _compile(secrets: tuple[str, ...]) -> hyperscan.Database:
+    caseless = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+    patterns = [re.escape(word.encode()) for word in _HINT_WORDS] + [URL_WITH_SECRET_PLACE]
+    flags = [caseless] * len(_HINT_WORDS) + [hyperscan.HS_FLAG_SINGLEMATCH]
+    patterns += [re.escape(secret.encode()) for secret in secrets]
+    flags += [hyperscan.HS_FLAG_SINGLEMATCH] * len(secrets)
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    database.compile(expressions=patterns, ids=list(range(len(patterns))), flags=flags)
+    return database
+
+
+_SCANNER = _BulkScanner()
+
+
+def bytes_may_hold_secret(data: bytes) -> bool:
+    """Whether UTF-8 text still in bytes (a JSON answer as it came) shows any place a secret
+    could be: what :func:`may_hold_secret` looks for, or a URL with a query or user info.
+    False means neither :func:`redact` nor stripping URL secrets would change it. One pass,
+    ~1 GB/s: the way to check large texts."""
+    return _SCANNER.found_in(data)
 
 
 class RedactingFilter(logging.Filter):

@@ -1,35 +1,38 @@
-"""Pydantic models of analysis output: result rows, metrics, masks, aux images, smoothing,
-websocket notifications and the webhook payload.
+"""Models of analysis output: result rows, metrics, masks, aux images, smoothing, websocket
+notifications and the webhook payload.
+
+Result rows and aux images are the bulk of every photo's data (about 200 KB of JSON per image),
+so they are :mod:`msgspec` structs decoded straight from the response bytes
+(:func:`decode_result_rows`, :func:`decode_aux_images`): mask coordinates stay undecoded
+(:class:`msgspec.Raw`), and each row and aux image keeps the exact JSON text it came from in
+``raw`` so the pipeline can store and replay it. The rest (smoothing, notifications, the
+webhook) are pydantic models like the other payloads.
 
 A result row's ``result`` is one of: an algorithm payload (``area_results`` + masks), the face
-detector payload, an error (``{"error": "No face detected"}``) or a legacy scalar. Every row
-keeps the exact JSON it came from in ``raw`` (excluded from dumps) so the pipeline can store and
-replay it. ``sub_metrics`` arrive as a list, a dict (quality: ``{"focus": 97, ...}``) or null
-and always become a list of :class:`Metric`.
+detector payload, an error (``{"error": "No face detected"}``) or a legacy scalar, told apart by
+the keys the payload has (:func:`payload_kind`). ``sub_metrics`` arrive as a list, a dict
+(quality: ``{"focus": 97, ...}``) or null and always become a list of :class:`Metric`.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    Discriminator,
-    Field,
-    Tag,
-    TypeAdapter,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from pydantic import Field, PlainSerializer, PlainValidator
 
-from schemas.api import ApiModel, ApiTime, NamedRef, UrlMap
+from schemas.api import ApiModel, strip_url_map_secrets
+from schemas.errors import HautflowError
+from schemas.wire_time import parse_wire_time
 
 MetricValue = int | float | str | bool | None
 
 
-class Metric(ApiModel):
+class Metric(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A main or sub metric: ``{"name", "value", "tech_name", "widget_type", "widget_meta"}``."""
 
     tech_name: str
@@ -39,42 +42,47 @@ class Metric(ApiModel):
     widget_meta: Any = None
 
 
-def _metric_list(value: Any) -> Any:
-    """A list of metric objects from a list, a ``{tech_name: value}`` dict or null."""
+def _metric_list(value: list[Metric] | dict[str, Any] | None) -> list[Metric]:
+    """A list of metrics from a list, a ``{tech_name: value}`` dict or null."""
     if value is None:
         return []
-    if isinstance(value, Mapping):
-        return [
-            dict(item, tech_name=item.get("tech_name", key))
-            if isinstance(item, Mapping)
-            else {"tech_name": key, "value": item}
-            for key, item in value.items()
-        ]
-    return value
+    if isinstance(value, list):
+        return value
+    return [
+        msgspec.convert({**item, "tech_name": item.get("tech_name", key)}, Metric)
+        if isinstance(item, Mapping)
+        else Metric(tech_name=key, value=item)
+        for key, item in value.items()
+    ]
 
 
-class AreaResult(ApiModel):
+class AreaResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One face area's metrics (``area_name`` "face" holds the main score)."""
 
     area_name: str
     main_metric: Metric | None = None
-    sub_metrics: list[Metric] = Field(default_factory=list)
+    sub_metrics_as_sent: list[Metric] | dict[str, Any] | None = msgspec.field(
+        default=None, name="sub_metrics"
+    )
     debug_metrics: dict[str, Any] | None = None
 
-    @field_validator("sub_metrics", mode="before")
-    @classmethod
-    def _normalise_sub_metrics(cls, value: Any) -> Any:
-        return _metric_list(value)
+    @property
+    def sub_metrics(self) -> list[Metric]:
+        """The sub metrics, always a list (they come as a list, a dict or null)."""
+        return _metric_list(self.sub_metrics_as_sent)
 
 
-class Geometry(ApiModel):
-    """A GeoJSON geometry (MultiPolygon, MultiLineString, MultiPoint) in image pixels."""
+class Geometry(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A GeoJSON geometry (MultiPolygon, MultiLineString, MultiPoint) in image pixels.
+
+    ``coordinates`` stay the JSON text they came as: most of a result's bytes, needed only
+    when a mask's features are kept whole."""
 
     type: str
-    coordinates: Any = None
+    coordinates: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class MaskFeature(ApiModel):
+class MaskFeature(msgspec.Struct, kw_only=True, omit_defaults=True):
     """One feature of a mask; heatmaps carry ``properties.intensity`` in 0..1."""
 
     type: str | None = None
@@ -82,7 +90,7 @@ class MaskFeature(ApiModel):
     properties: dict[str, Any] | None = None
 
 
-class Mask(ApiModel):
+class Mask(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A mask as a GeoJSON FeatureCollection inside ``view_box`` ("0 0 W H")."""
 
     type: str | None = None
@@ -91,46 +99,46 @@ class Mask(ApiModel):
     mask_type: str | None = None
     fill: str | None = None
     view_box: str | None = None
-    features: list[MaskFeature] = Field(default_factory=list)
+    features: list[MaskFeature] = msgspec.field(default_factory=list)
 
 
-class Tooltip(ApiModel):
+class Tooltip(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Quality hints shown to a user, by tone."""
 
-    warn: list[str] = Field(default_factory=list)
-    negative: list[str] = Field(default_factory=list)
-    positive: list[str] = Field(default_factory=list)
+    warn: list[str] = msgspec.field(default_factory=list)
+    negative: list[str] = msgspec.field(default_factory=list)
+    positive: list[str] = msgspec.field(default_factory=list)
 
 
-class QualityFeedback(ApiModel):
+class QualityFeedback(msgspec.Struct, kw_only=True, omit_defaults=True):
     """``{"overlay": "Low quality image", "tooltip": {...}}`` of the quality / face detector."""
 
     overlay: str | None = None
     tooltip: Tooltip | None = None
 
 
-class AlgorithmResult(ApiModel):
+class AlgorithmResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The payload of a metric algorithm's row."""
 
-    kind: Literal["algorithm"] = Field(default="algorithm", exclude=True)
+    kind: ClassVar[str] = "algorithm"
     algorithm_tech_name: str | None = None
     image_type: str | None = None
-    area_results: list[AreaResult] = Field(default_factory=list)
+    area_results_as_sent: list[AreaResult] | None = msgspec.field(default=None, name="area_results")
     masks_original: list[Mask] | None = None
     masks_restored: list[Mask] | None = None
     feedback: QualityFeedback | None = None
 
-    @field_validator("area_results", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value: Any) -> Any:
-        return [] if value is None else value
+    @property
+    def area_results(self) -> list[AreaResult]:
+        """The areas, always a list (null comes as an empty list)."""
+        return self.area_results_as_sent or []
 
     def area(self, area_name: str) -> AreaResult | None:
         """The results of one area (e.g. "face"), if present."""
         return next((a for a in self.area_results if a.area_name == area_name), None)
 
 
-class DetectionParams(ApiModel):
+class DetectionParams(msgspec.Struct, kw_only=True, omit_defaults=True):
     """What the face detector found."""
 
     face_detected: bool | None = None
@@ -141,56 +149,40 @@ class DetectionParams(ApiModel):
     roll_angle: float | None = None
 
 
-class FaceDetectorResult(ApiModel):
-    """The payload of the face detector's row (algorithm 40)."""
+class FaceDetectorResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The payload of the face detector's row (algorithm 40); its geometry stays JSON text."""
 
-    kind: Literal["face_detector"] = Field(default="face_detector", exclude=True)
+    kind: ClassVar[str] = "face_detector"
     side: str | None = None
     light: str | None = None
-    bbox: Any = None
-    mesh: Any = None
+    bbox: msgspec.Raw = msgspec.Raw(b"null")
+    mesh: msgspec.Raw = msgspec.Raw(b"null")
     feedback: QualityFeedback | None = None
     detection_params: DetectionParams | None = None
-    transform_sequence: Any = None
+    transform_sequence: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class ErrorResult(ApiModel):
+class ErrorResult(msgspec.Struct, kw_only=True):
     """The payload of a failed row: ``{"error": "No face detected"}``."""
 
-    kind: Literal["error"] = Field(default="error", exclude=True)
+    kind: ClassVar[str] = "error"
     error: str
 
 
-def _result_kind(value: Any) -> str:
-    if isinstance(value, BaseModel):
-        return str(getattr(value, "kind", "scalar"))
-    if not isinstance(value, Mapping):
-        return "scalar"
-    if "error" in value and "area_results" not in value:
-        return "error"
-    if "detection_params" in value or "transform_sequence" in value:
-        return "face_detector"
-    return "algorithm"
+ResultPayload = AlgorithmResult | FaceDetectorResult | ErrorResult | float | str | None
 
 
-ResultPayload = Annotated[
-    Annotated[AlgorithmResult, Tag("algorithm")]
-    | Annotated[FaceDetectorResult, Tag("face_detector")]
-    | Annotated[ErrorResult, Tag("error")]
-    | Annotated[float | str | None, Tag("scalar")],
-    Discriminator(_result_kind),
-]
+class ResultRow(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
+    """One algorithm's row of ``/results/`` (or of ``all_results``, aux images, websocket).
 
-
-class ResultRow(ApiModel):
-    """One algorithm's row of ``/results/`` (or of ``all_results``, aux images, websocket)."""
+    ``raw`` is the row's JSON exactly as it came, in bytes (not in the repr)."""
 
     id: str
     is_ok: bool
     result: ResultPayload = None
     image_id: str | None = None
     image_type: str | None = None
-    creation_time: ApiTime | None = None
+    creation_time: datetime | None = None
     application_id: str | None = None
     application_name: str | None = None
     application_run_id: str | None = None
@@ -198,16 +190,14 @@ class ResultRow(ApiModel):
     algorithm_family_tech_name: str | None = None
     batch_id: str | None = None
     subject_id: str | None = None
-    raw: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+    raw: bytes = b""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _keep_raw(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and "raw" not in data:
-            # The decoded JSON itself, not a copy: nothing mutates it, and a copy of every
-            # row's masks would double the memory a chunk of results takes.
-            return {**data, "raw": dict(data)}
-        return data
+    def __repr__(self) -> str:
+        return (
+            f"ResultRow(id={self.id!r}, is_ok={self.is_ok}, "
+            f"algorithm_version_id={self.algorithm_version_id}, "
+            f"algorithm_family_tech_name={self.algorithm_family_tech_name!r})"
+        )
 
     def face_value(self) -> MetricValue | list[Any] | dict[str, Any]:
         """The face-area main metric value (None for errors and area-less algorithms)."""
@@ -217,20 +207,238 @@ class ResultRow(ApiModel):
         return face.main_metric.value if face and face.main_metric else None
 
 
-class AuxImage(ApiModel):
+class AuxImageType(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """``{"id", "name", "tech_name"}`` of an aux image's face area."""
+
+    id: int | str | None = None
+    name: str | None = None
+    tech_name: str | None = None
+
+
+class AuxImage(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A face-area crop (forehead, nose, cheeks, chin, restored) with its own result rows.
 
-    ``urls`` are stored without token-bearing query parameters: they are secrets.
-    """
+    ``urls`` are kept without token-bearing query parameters: they are secrets. ``raw`` is the
+    aux image's JSON bytes as they came, results included (its URLs may still hold tokens: it
+    reaches the lake only through the lake's redaction); its rows carry no text of their own."""
 
     id: str
-    aux_image_type: NamedRef | None = None
-    creation_time: ApiTime | None = None
+    aux_image_type: AuxImageType | None = None
+    creation_time: datetime | None = None
     application_id: str | None = None
     application_name: str | None = None
     application_run_id: str | None = None
-    urls: UrlMap = Field(default_factory=dict)
-    results: list[ResultRow] = Field(default_factory=list)
+    urls: dict[str, Any] = msgspec.field(default_factory=dict)
+    results: list[ResultRow] = msgspec.field(default_factory=list)
+    raw: bytes = b""
+
+    def __repr__(self) -> str:
+        kind = self.aux_image_type.tech_name if self.aux_image_type else None
+        return f"AuxImage(id={self.id!r}, aux_image_type={kind!r}, results={len(self.results)})"
+
+
+# --- decoding --------------------------------------------------------------------------
+
+
+class _Page(msgspec.Struct):
+    """A DRF page: the items of ``results`` (``all_results`` may come paginated)."""
+
+    results: list[msgspec.Raw]
+
+
+class _Payload(msgspec.Struct, kw_only=True):
+    """Any object payload as sent: the fields of every kind, those that tell kinds apart
+    left UNSET when absent (see :meth:`typed`)."""
+
+    area_results: list[AreaResult] | msgspec.UnsetType | None = msgspec.UNSET
+    error: str | msgspec.UnsetType = msgspec.UNSET
+    detection_params: DetectionParams | msgspec.UnsetType | None = msgspec.UNSET
+    transform_sequence: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    algorithm_tech_name: str | None = None
+    image_type: str | None = None
+    masks_original: list[Mask] | None = None
+    masks_restored: list[Mask] | None = None
+    feedback: QualityFeedback | None = None
+    side: str | None = None
+    light: str | None = None
+    bbox: msgspec.Raw = msgspec.Raw(b"null")
+    mesh: msgspec.Raw = msgspec.Raw(b"null")
+
+    def typed(self) -> AlgorithmResult | FaceDetectorResult | ErrorResult:
+        """The payload as its kind: an error has ``error`` and no ``area_results``; the face
+        detector's has ``detection_params`` or ``transform_sequence``; the rest are algorithms'.
+        """
+        if not isinstance(self.error, msgspec.UnsetType) and isinstance(
+            self.area_results, msgspec.UnsetType
+        ):
+            return ErrorResult(error=self.error)
+        params = self.detection_params
+        sequence = self.transform_sequence
+        if not isinstance(params, msgspec.UnsetType) or not isinstance(sequence, msgspec.UnsetType):
+            return FaceDetectorResult(
+                side=self.side,
+                light=self.light,
+                bbox=self.bbox,
+                mesh=self.mesh,
+                feedback=self.feedback,
+                detection_params=None if isinstance(params, msgspec.UnsetType) else params,
+                transform_sequence=msgspec.Raw(b"null")
+                if isinstance(sequence, msgspec.UnsetType)
+                else sequence,
+            )
+        areas = self.area_results
+        return AlgorithmResult(
+            algorithm_tech_name=self.algorithm_tech_name,
+            image_type=self.image_type,
+            area_results_as_sent=None if isinstance(areas, msgspec.UnsetType) else areas,
+            masks_original=self.masks_original,
+            masks_restored=self.masks_restored,
+            feedback=self.feedback,
+        )
+
+
+class _RowWire(msgspec.Struct, kw_only=True):
+    """A result row as sent."""
+
+    id: str
+    is_ok: bool
+    result: _Payload | float | str | None = None
+    image_id: str | None = None
+    image_type: str | None = None
+    creation_time: str | None = None
+    application_id: str | None = None
+    application_name: str | None = None
+    application_run_id: str | None = None
+    algorithm_version_id: int | None = None
+    algorithm_family_tech_name: str | None = None
+    batch_id: str | None = None
+    subject_id: str | None = None
+
+
+class _AuxWire(msgspec.Struct, kw_only=True):
+    id: str
+    aux_image_type: AuxImageType | None = None
+    creation_time: str | None = None
+    application_id: str | None = None
+    application_name: str | None = None
+    application_run_id: str | None = None
+    urls: dict[str, Any] = msgspec.field(default_factory=dict)
+    results: list[_RowWire] = msgspec.field(default_factory=list)
+
+
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw] | _Page)
+_ROW = msgspec.json.Decoder(_RowWire)
+_AUX = msgspec.json.Decoder(_AuxWire)
+_ENCODER = msgspec.json.Encoder()
+
+
+class ResultsDecodeError(HautflowError, ValueError):
+    """The bytes are not result rows or aux images: not JSON at all (``not_json``), or JSON
+    of another shape than the API sends."""
+
+    def __init__(self, message: str, *, not_json: bool) -> None:
+        super().__init__(message)
+        self.not_json = not_json
+
+
+@functools.lru_cache(maxsize=1024)
+def _time(text: str) -> datetime:
+    return parse_wire_time(text)
+
+
+def _row(wire: _RowWire, raw: bytes = b"") -> ResultRow:
+    payload = wire.result
+    return ResultRow(
+        id=wire.id,
+        is_ok=wire.is_ok,
+        result=payload.typed() if isinstance(payload, _Payload) else payload,
+        image_id=wire.image_id,
+        image_type=wire.image_type,
+        creation_time=_time(wire.creation_time) if wire.creation_time else None,
+        application_id=wire.application_id,
+        application_name=wire.application_name,
+        application_run_id=wire.application_run_id,
+        algorithm_version_id=wire.algorithm_version_id,
+        algorithm_family_tech_name=wire.algorithm_family_tech_name,
+        batch_id=wire.batch_id,
+        subject_id=wire.subject_id,
+        raw=raw,
+    )
+
+
+def _aux(raw: msgspec.Raw) -> AuxImage:
+    wire = _AUX.decode(raw)
+    return AuxImage(
+        id=wire.id,
+        aux_image_type=wire.aux_image_type,
+        creation_time=_time(wire.creation_time) if wire.creation_time else None,
+        application_id=wire.application_id,
+        application_name=wire.application_name,
+        application_run_id=wire.application_run_id,
+        urls=strip_url_map_secrets(wire.urls),
+        results=[_row(row) for row in wire.results],
+        raw=bytes(raw),
+    )
+
+
+def _items(data: bytes) -> list[msgspec.Raw]:
+    """The raw items of a bare array or a DRF page."""
+    body = _ITEMS.decode(data)
+    return body.results if isinstance(body, _Page) else body
+
+
+def decode_result_rows(data: bytes | str) -> list[ResultRow]:
+    """The rows of a ``/results/`` (or ``all_results``) answer, from its bytes (a bare array
+    or a DRF page)."""
+    try:
+        return [_row(_ROW.decode(item), bytes(item)) for item in _items(_as_bytes(data))]
+    except msgspec.DecodeError as error:
+        raise _decode_error("result rows", error) from error
+
+
+def decode_aux_images(data: bytes | str) -> list[AuxImage]:
+    """The aux images of an ``/aux/`` answer, from its bytes."""
+    try:
+        return [_aux(item) for item in _items(_as_bytes(data))]
+    except msgspec.DecodeError as error:
+        raise _decode_error("aux images", error) from error
+
+
+def _decode_error(what: str, error: msgspec.DecodeError) -> ResultsDecodeError:
+    not_json = not isinstance(error, msgspec.ValidationError)
+    return ResultsDecodeError(
+        f"the answer is not {'JSON' if not_json else what}: {error}", not_json=not_json
+    )
+
+
+def _as_bytes(data: bytes | str) -> bytes:
+    return data.encode() if isinstance(data, str) else data
+
+
+def result_rows_from(items: Iterable[Mapping[str, Any]]) -> list[ResultRow]:
+    """Rows from already decoded JSON (a websocket message, a test's payload)."""
+    return decode_result_rows(_ENCODER.encode(list(items)))
+
+
+def aux_images_from(items: Iterable[Mapping[str, Any]]) -> list[AuxImage]:
+    """Aux images from already decoded JSON."""
+    return decode_aux_images(_ENCODER.encode(list(items)))
+
+
+def result_row_from(item: Any) -> ResultRow:
+    """One row from decoded JSON, or the row itself (pydantic fields holding a row use it)."""
+    if isinstance(item, ResultRow):
+        return item
+    if not isinstance(item, Mapping):
+        raise ValueError(f"a result row is a JSON object, got {type(item).__name__}")
+    return result_rows_from([item])[0]
+
+
+def to_json_value(value: ResultRow | AuxImage) -> Any:
+    """The JSON value of a row or an aux image: what it came as, when it keeps that."""
+    if value.raw:
+        return msgspec.json.decode(value.raw)
+    return msgspec.to_builtins(value)
 
 
 class SmoothingMethod(StrEnum):
@@ -270,7 +478,7 @@ class AlgorithmResultMessage(ApiModel):
     dataset_id: str | None = None
     subject_id: str | None = None
     batch_id: str | None = None
-    result: ResultRow
+    result: Annotated[ResultRow, PlainValidator(result_row_from), PlainSerializer(to_json_value)]
 
 
 class UnknownNotification(ApiModel):
@@ -299,8 +507,6 @@ class WebhookPayload(PhotoCalculated):
     application_name: str | None = None
     area_results: list[dict[str, Any]] = Field(default_factory=list)
 
-
-RESULT_ROWS: TypeAdapter[list[ResultRow]] = TypeAdapter(list[ResultRow])
 
 FACE_DETECTOR_ID = 40
 """``algorithm_version_id`` of ``selfie_v2.face_detector``. Its row is not always sent: the real

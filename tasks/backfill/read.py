@@ -19,6 +19,8 @@ import asyncio
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from haut.client import HautClient
 from haut.errors import NotFoundError, RequestRefusedError
 from haut.redaction import redact
@@ -66,10 +68,21 @@ def results_by_image(rows: Sequence[ResultRow]) -> dict[str, list[ResultRow]]:
         if row.image_id is None:
             continue  # not attributable to an image: nothing to write it under
         # Only the raw JSON keeps the extras (flattening takes ids from the image): a copy
-        # with a trimmed raw, not a second validation of the whole payload.
-        plain = {k: v for k, v in row.raw.items() if k not in ENVELOPE_EXTRAS}
-        grouped.setdefault(row.image_id, []).append(row.model_copy(update={"raw": plain}))
+        # with a trimmed raw, not a second decoding of the whole payload.
+        grouped.setdefault(row.image_id, []).append(
+            msgspec.structs.replace(row, raw=_plain(row.raw))
+        )
     return grouped
+
+
+def _plain(raw: bytes) -> bytes:
+    """A row's JSON without the envelope extras, keys in their order (unchanged without any)."""
+    if not raw:
+        return raw
+    decoded = msgspec.json.decode(raw)
+    if not isinstance(decoded, dict) or not any(key in decoded for key in ENVELOPE_EXTRAS):
+        return raw
+    return msgspec.json.encode({k: v for k, v in decoded.items() if k not in ENVELOPE_EXTRAS})
 
 
 class ChunkReader:

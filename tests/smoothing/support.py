@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from schemas.api_results import RESULT_ROWS, ResultRow
+from schemas.api_results import ResultRow, result_rows_from
 from schemas.captures import Side, UploadedImage
 from tasks.lake import Lake, LakeRows, connect, flatten_image
 from tests.tasks.lake_support import FIXTURES, fixed_id, uploaded_image
@@ -35,7 +35,7 @@ def captured_rows(
             result = row["result"]
             face = next(a for a in result["area_results"] if a["area_name"] == "face")
             face["main_metric"]["value"] = scores[family]
-    return RESULT_ROWS.validate_python(rows)
+    return result_rows_from(rows)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from moto.server import ThreadedMotoServer
 from haut.emulator.analysis import algorithm_outcome, aux_outcomes, inspect_photo
 from haut.emulator.catalog import ALGORITHMS
 from haut.emulator.faces import render_face, render_no_face
-from schemas.api_results import RESULT_ROWS, AuxImage, ResultRow
+from schemas.api_results import AuxImage, ResultRow, aux_images_from, result_rows_from
 from schemas.captures import Side, SourceImage, UploadedImage
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -65,7 +65,7 @@ def capture_rows(image_id: str | None = None) -> list[ResultRow]:
     if image_id is not None:
         for row in rows:
             row.update(id=fixed_id("result", image_id, row["id"]), image_id=image_id)
-    return RESULT_ROWS.validate_python(rows)
+    return result_rows_from(rows)
 
 
 def _row(image_id: str, spec_id: int, family: str, is_ok: bool, result: Any) -> dict[str, Any]:
@@ -130,9 +130,7 @@ def emulated_payload(image_id: str, *, face: bool = True, seed: int = 1) -> Emul
         }
         for outcome in aux_outcomes(photo, ALL_ALGORITHMS, face_detector_enabled=True)
     ]
-    return EmulatedPayload(
-        RESULT_ROWS.validate_python(rows), [AuxImage.model_validate(item) for item in aux]
-    )
+    return EmulatedPayload(result_rows_from(rows), aux_images_from(aux))
 
 
 def moto_s3(monkeypatch: Any) -> Iterator[dict[str, Any]]:

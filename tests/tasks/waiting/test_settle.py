@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from schemas.api_results import FACE_DETECTOR_ID, RESULT_ROWS, ResultRow, unanalysable_reason
+from schemas.api_results import (
+    FACE_DETECTOR_ID,
+    ResultRow,
+    result_rows_from,
+    unanalysable_reason,
+)
 from tasks.waiting.tracker import expected_set, settle
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -28,7 +33,7 @@ def captured() -> list[dict[str, Any]]:
 
 
 def parse(rows: list[dict[str, Any]]) -> list[ResultRow]:
-    return RESULT_ROWS.validate_python(rows)
+    return result_rows_from(rows)
 
 
 def no_face_answer() -> list[dict[str, Any]]:
