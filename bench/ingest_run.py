@@ -8,7 +8,8 @@ set by the parent.
 Prefect's temporary server is started first by a trivial flow and timed apart (``prefect_start``):
 it is a fixed cost per process, not a cost per photo. Stages are timed by wrapping the flow's
 plain functions; chunks overlap (several in flight), so a stage's seconds are summed over
-chunks and may exceed the wall time.
+chunks and may exceed the wall time ("wait for results" is each chunk's wait from the end of
+its upload until its last image is settled).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import resource
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from prefect import flow
@@ -29,9 +29,8 @@ from prefect import flow
 import flows.ingest
 import tasks.lake.store
 import tasks.lake.writer
+import tasks.waiting.session
 from flows.options import IngestOptions
-from haut.client import HautClient
-from tasks.waiting import ResultWaiter
 
 R = TypeVar("R")
 stage_seconds: defaultdict[str, float] = defaultdict(float)
@@ -61,23 +60,9 @@ def _timed_async(stage: str, function: Callable[..., Any]) -> Callable[..., Any]
     return timed
 
 
-class TimedWaiter:
-    """A result waiter whose waits are timed."""
-
-    def __init__(self, waiter: ResultWaiter) -> None:
-        self.name = waiter.name
-        self._waiter = waiter
-        self.wait = _timed_async("wait for results", waiter.wait)
-
-    def listening(
-        self, client: HautClient, *, dataset_ids: Collection[str] = ()
-    ) -> AbstractAsyncContextManager[None]:
-        return self._waiter.listening(client, dataset_ids=dataset_ids)
-
-
 def _instrument() -> None:
-    make_waiter = flows.ingest.make_waiter
-    flows.ingest.make_waiter = lambda *a, **k: TimedWaiter(make_waiter(*a, **k))
+    session = tasks.waiting.session.WaitSession
+    session.settled = _timed_async("wait for results", session.settled)  # type: ignore[method-assign]
     flows.ingest.discover = _timed("discover", flows.ingest.discover)
     flows.ingest.plan = _timed("plan", flows.ingest.plan)
     flows.ingest.upload_captures = _timed_async("upload", flows.ingest.upload_captures)

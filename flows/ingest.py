@@ -1,9 +1,10 @@
 """The ingest flow: an image folder in, every photo analysed once, every metric in the lake.
 
-Orchestration only: discover, plan, then chunks of captures each going upload -> wait ->
-write, a few chunks in flight at once, then the run's manifest and quarantine rows. Each stage
-is a Prefect task over a chunk (not over an image: a task run costs far more than an upload),
-with asyncio and httpx concurrency inside; the work itself is in ``tasks/``. Chunks of data are
+Orchestration only: discover, plan, then chunks of captures uploaded one after another while
+their images are awaited by one wait session and each settled image goes to the lake writer,
+then the run's manifest and quarantine rows. Uploading and awaiting are Prefect tasks over a
+chunk (not over an image: a task run costs far more than an upload), with asyncio and httpx
+concurrency inside; the work itself is in ``tasks/``. Chunks of data are
 passed to tasks ``quote``d: Prefect would otherwise walk every nested result row of every
 parameter to track dependencies, which cost more than the work itself.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -57,14 +58,22 @@ from tasks.uploading import (
     plan,
     upload_captures,
 )
+from tasks.uploading.capture_upload import CaptureOutcome
 from tasks.uploading.recovery import recover_from_api, recover_from_lake
-from tasks.waiting import ImageResults, ResultWaiter, WebhookAuth, WebhookAuthScheme, make_waiter
+from tasks.waiting import (
+    ImageResults,
+    WaitSession,
+    WebhookAuth,
+    WebhookAuthScheme,
+    make_waiter,
+)
 
 UPLOADING_CHUNKS = 2
-"""Chunks uploading at once (each uploads ``concurrency`` captures at a time)."""
-WAITING_CHUNKS = 6
-"""Chunks awaiting results at once: waiting costs only reads, so more of them overlap the
-upload of the next chunks; each holds its results in memory until written."""
+"""Chunks uploading at once (each uploads ``concurrency`` captures at a time): the next chunk
+starts while the last captures of one finish, and uploads never wait for results."""
+AWAITED_CHUNKS = 6
+"""Chunks' worth of images (``chunk_size`` x this) awaited at once at most: an upload waits for
+room beyond it, so memory stays bounded however long results take."""
 
 T = TypeVar("T")
 
@@ -115,7 +124,13 @@ async def upload_chunk(
     dataset: DatasetContext,
     captures: Sequence[Capture],
     options: IngestOptions,
+    on_capture: Callable[[CaptureOutcome], None],
+    before_capture: Callable[[], Awaitable[None]],
 ) -> UploadOutcome:
+    def uploaded(done: CaptureOutcome) -> None:
+        progress.current().advance(Stage.UPLOADED, len(done.uploaded))
+        on_capture(done)
+
     outcome = await upload_captures(
         client,
         ledger,
@@ -123,49 +138,38 @@ async def upload_chunk(
         captures,
         concurrency=options.concurrency,
         storage_options=options.fs_options(),
-        on_capture=lambda done: progress.current().advance(Stage.UPLOADED, len(done.uploaded)),
+        on_capture=uploaded,
+        before_capture=before_capture,
     )
     return outcome
 
 
 @task(name="await-results", cache_policy=NO_CACHE)
-async def await_chunk(
-    waiter: ResultWaiter,
-    client: HautClient,
-    images: Sequence[UploadedImage],
-    dataset: DatasetContext,
-    options: IngestOptions,
-) -> list[ImageResults]:
-    results = await waiter.wait(
-        client,
-        images,
-        expected_algorithms=dataset.enabled_algorithms,
-        timeout=options.results_timeout,
-    )
-    progress.current().advance(Stage.RESULTS, sum(1 for r in results if r.complete))
-    return results
-
-
-@task(name="write-chunk", cache_policy=NO_CACHE)
-async def write_chunk(writer: BufferedLakeWriter, results: Sequence[ImageResults]) -> None:
-    await writer.add(results)
+async def await_chunk(session: WaitSession, images: Sequence[UploadedImage]) -> None:
+    """Until these images are settled; each went to the writer as it settled."""
+    await session.settled(images)
 
 
 class _Run:
-    """The moving parts of one run, shared by its chunks."""
+    """The moving parts of one run, shared by its chunks.
+
+    Captures are uploaded chunk after chunk, never waiting for results: each capture's images
+    join the run's one wait session as soon as they are at the API, and each image goes to the
+    writer the moment it settles (:meth:`settled`). Only the number of images awaited at once
+    holds uploads back (:data:`AWAITED_CHUNKS`).
+    """
 
     def __init__(
         self,
         client: HautClient,
         ledger: Ledger,
         dataset: DatasetContext,
-        waiter: ResultWaiter,
         writer: BufferedLakeWriter,
         options: IngestOptions,
         carried_over: Sequence[UploadedImage],
     ) -> None:
         self.client, self.ledger, self.dataset = client, ledger, dataset
-        self.waiter, self.writer, self.options = waiter, writer, options
+        self.writer, self.options = writer, options
         self.carried_over = list(carried_over)
         self._carried_ids = {image.image_id for image in carried_over}
         self.uploads = UploadOutcome()
@@ -174,58 +178,68 @@ class _Run:
         self.pending: list[str] = []
         self.unanalysed: list[UnanalysedImage] = []
         self._uploading = asyncio.Semaphore(UPLOADING_CHUNKS)
-        self._waiting = asyncio.Semaphore(WAITING_CHUNKS)
+        self._most_awaited = AWAITED_CHUNKS * options.chunk_size
 
-    async def captures(self, chunk: Sequence[Capture]) -> None:
-        # The waiting slot is taken before the upload slot is given back, so no more chunks
-        # are uploaded than can be awaited: memory stays bounded however long results take.
-        await self._waiting.acquire()
-        try:
-            async with self._uploading:
-                outcome = await upload_chunk(
-                    self.client, self.ledger, self.dataset, quote(chunk), self.options
-                )
-            self.uploads.uploaded.extend(outcome.uploaded)
-            self.uploads.quarantined.extend(outcome.quarantined)
-            self.uploads.failed.extend(outcome.failed)
+    async def settled(self, result: ImageResults) -> None:
+        """One image settled (or timed out): count it, then hand it to the writer."""
+        if not result.complete:
+            image_id = result.image.image_id
+            mark_pending(self.ledger, [image_id], "results not complete at the timeout")
+            self.pending.append(image_id)
+        else:
+            progress.current().advance(Stage.RESULTS)
+        if result.status == "complete":
+            self.complete += 1
+        elif result.finding and result.complete:
+            self.unanalysed.append(UnanalysedImage(result.image, result.finding))
+        await self.writer.put(result)
+
+    async def captures(self, chunk: Sequence[Capture], session: WaitSession) -> None:
+        fresh: list[UploadedImage] = []
+
+        def uploaded(done: CaptureOutcome) -> None:
             # Resumed captures report images uploaded by an earlier run too; those whose
-            # results are outstanding are already being awaited as carried over.
-            fresh = [i for i in outcome.uploaded if i.image_id not in self._carried_ids]
-            self.newly_uploaded += len(fresh)
-            await self._results(fresh)
-        finally:
-            self._waiting.release()
+            # results are outstanding are already awaited as carried over.
+            images = [i for i in done.uploaded if i.image_id not in self._carried_ids]
+            fresh.extend(images)
+            session.add(images)
 
-    async def images(self, images: Sequence[UploadedImage]) -> None:
-        async with self._waiting:
-            await self._results(images)
+        async def room() -> None:
+            await session.below(self._most_awaited)
 
-    async def _results(self, images: Sequence[UploadedImage]) -> None:
-        if not images:
-            return
-        results = await await_chunk(
-            self.waiter, self.client, quote(images), self.dataset, self.options
-        )
-        unfinished = [r.image.image_id for r in results if not r.complete]
-        if unfinished:
-            mark_pending(self.ledger, unfinished, "results not complete at the timeout")
-            self.pending.extend(unfinished)
-        self.complete += sum(1 for r in results if r.status == "complete")
-        self.unanalysed.extend(
-            UnanalysedImage(r.image, r.finding) for r in results if r.complete and r.finding
-        )
-        await write_chunk(self.writer, quote(results))
+        async with self._uploading:
+            outcome = await upload_chunk(
+                self.client,
+                self.ledger,
+                self.dataset,
+                quote(chunk),
+                self.options,
+                uploaded,
+                room,
+            )
+        self.uploads.uploaded.extend(outcome.uploaded)
+        self.uploads.quarantined.extend(outcome.quarantined)
+        self.uploads.failed.extend(outcome.failed)
+        self.newly_uploaded += len(fresh)
+        if fresh:
+            await await_chunk(session, quote(fresh))
 
-    async def all(self, captures: Sequence[Capture]) -> None:
-        """Every carried-over image and every capture, a few chunks in flight at once."""
+    async def images(self, images: Sequence[UploadedImage], session: WaitSession) -> None:
+        await session.below(self._most_awaited)
+        session.add(images)
+        await await_chunk(session, quote(images))
+
+    async def all(self, captures: Sequence[Capture], session: WaitSession) -> None:
+        """Every carried-over image and every capture, through one wait session."""
         size = self.options.chunk_size
         # A TaskGroup cancels the other chunks when one fails, so a failed run stops whole.
         try:
             async with asyncio.TaskGroup() as group:
                 for images in chunks(self.carried_over, size):
-                    group.create_task(self.images(images))
+                    group.create_task(self.images(images, session))
                 for chunk in chunks(captures, size):
-                    group.create_task(self.captures(chunk))
+                    group.create_task(self.captures(chunk, session))
+            await session.drain()
         except BaseExceptionGroup as errors:
             # The chunk's own error (a refused login, a service that is down): the runs row,
             # Prefect's state and the command line then name it, not "unhandled errors in a
@@ -333,13 +347,24 @@ async def _upload_and_write(
         # Images uploaded by earlier runs whose results never reached the lake.
         carried_over = pending_images(ledger)
         _announce_totals(work.to_upload, carried_over)
-        run = manifest.run = _Run(client, ledger, dataset, waiter, writer, options, carried_over)
+        run = manifest.run = _Run(client, ledger, dataset, writer, options, carried_over)
         try:
-            async with waiter.listening(client, dataset_ids=[dataset.dataset_id]):
-                await run.all(work.to_upload)
+            async with (
+                waiter.listening(client, dataset_ids=[dataset.dataset_id]),
+                waiter.session(
+                    client,
+                    expected_algorithms=dataset.enabled_algorithms,
+                    timeout=options.results_timeout,
+                    on_result=run.settled,
+                ) as session,
+            ):
+                await run.all(work.to_upload, session)
         finally:
             # What finished before a failure is kept: written now, not read again next run.
-            await writer.flush()
+            try:
+                await writer.flush()
+            finally:
+                await writer.aclose()
     return run, work
 
 

@@ -10,7 +10,7 @@ retries is reported failed and stays in the ledger, so the next run resumes it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,11 +49,14 @@ async def upload_captures(
     concurrency: int = 8,
     storage_options: Mapping[str, Any] | None = None,
     on_capture: Callable[[CaptureOutcome], None] | None = None,
+    before_capture: Callable[[], Awaitable[None]] | None = None,
 ) -> UploadOutcome:
     """Upload (or finish) these captures, ``concurrency`` at a time.
 
-    ``on_capture`` is called after each capture (e.g. to advance a progress bar). An
-    AuthError ends the call; every other failure is per capture.
+    ``on_capture`` is called after each capture (e.g. to advance a progress bar, or to start
+    awaiting its images at once); ``before_capture`` is awaited before each one starts (e.g.
+    to wait for room among the images awaited). An AuthError ends the call; every other
+    failure is per capture.
     """
     uploader = CaptureUploader(client, ledger, dataset, storage_options=storage_options)
     outcome = UploadOutcome()
@@ -61,6 +64,8 @@ async def upload_captures(
 
     async def worker() -> None:
         for capture in queue:
+            if before_capture is not None:
+                await before_capture()
             result = await uploader.upload(capture)
             outcome.add(result)
             if on_capture is not None:

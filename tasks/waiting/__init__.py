@@ -16,6 +16,10 @@ Open the notification channel before uploading so nothing is missed::
     async with waiter.listening(client, dataset_ids=[dataset_id]):
         uploaded = ...
         results = await waiter.wait(client, uploaded, expected_algorithms=[30, 40], timeout=600)
+
+A run that uploads while it waits opens one :meth:`ResultWaiter.session` instead, adds images
+as they are uploaded and gets each one's results the moment it settles
+(:mod:`~tasks.waiting.session`); ``wait`` is one such session over a fixed list.
 """
 
 from __future__ import annotations
@@ -32,15 +36,18 @@ if TYPE_CHECKING:
     from schemas.captures import UploadedImage
     from tasks.waiting.poll import PollBackoff, PollWaiter
     from tasks.waiting.receiver import WebhookAuth, WebhookAuthScheme, WebhookReceiver
+    from tasks.waiting.session import OnResult, WaitSession
     from tasks.waiting.tracker import ImageResults
     from tasks.waiting.webhook import WebhookWaiter
     from tasks.waiting.websocket import WebsocketWaiter
 
 __all__ = [
     "ImageResults",
+    "OnResult",
     "PollBackoff",
     "PollWaiter",
     "ResultWaiter",
+    "WaitSession",
     "WaiterName",
     "WebhookAuth",
     "WebhookAuthScheme",
@@ -55,6 +62,8 @@ WaiterName: TypeAlias = str
 
 _LAZY = {
     "ImageResults": "tasks.waiting.tracker",
+    "OnResult": "tasks.waiting.session",
+    "WaitSession": "tasks.waiting.session",
     "PollBackoff": "tasks.waiting.poll",
     "PollWaiter": "tasks.waiting.poll",
     "WebhookAuth": "tasks.waiting.receiver",
@@ -82,6 +91,18 @@ class ResultWaiter(Protocol):
         self, client: HautClient, *, dataset_ids: Collection[str] = ()
     ) -> AbstractAsyncContextManager[None]:
         """Keep the notification channel open for a block (open it before uploading)."""
+        ...
+
+    def session(
+        self,
+        client: HautClient,
+        *,
+        expected_algorithms: Collection[int],
+        timeout: float,
+        on_result: OnResult,
+    ) -> AbstractAsyncContextManager[WaitSession]:
+        """A run-long wait: images are added as they are uploaded, each is handed to
+        ``on_result`` once, as it settles or at its own ``timeout``."""
         ...
 
     async def wait(

@@ -1,33 +1,33 @@
 """Waiting on notifications (websocket or webhook), with polling as the safety net.
 
 A notification source (the results websocket listener, the webhook receiver) publishes
-:class:`ImageSignal` s into a :class:`SignalHub`; each running wait subscribes with its image
-ids and gets the signals of its images, including those that arrived before it subscribed
-(the hub remembers them). A signal only says *when* to read an image's rows; completeness is
-decided by reading them (:class:`~tasks.waiting.tracker.ResultTracker`).
+:class:`ImageSignal` s into a :class:`SignalHub`; each running wait session is told of every
+signal, and an image's signals that arrived before it joined a session are remembered by the
+hub and replayed. A signal only says *when* to read an image's rows; completeness is decided
+by reading them (:class:`~tasks.waiting.tracker.ResultTracker`).
 
 Nothing is lost because notifications are never the only path:
 
-* images uploaded before the source was (last) connected are read once at the start;
-* a :class:`Gap` (socket reopened) triggers a read of every unfinished image;
-* every ``reconcile_interval`` seconds the unfinished images are read anyway;
+* images uploaded before the source was (last) connected are read at once;
+* a gap (socket reopened) reads every unfinished image;
+* every ``reconcile_interval`` seconds an unfinished image is read anyway;
 * a lost source (socket cannot be reopened, webhook not registered) turns the wait into polling;
-* at the timeout, one last read of every unfinished image.
+* at an image's deadline, one last read.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from schemas.captures import UploadedImage
-from tasks.waiting.poll import PollBackoff, poll_until
-from tasks.waiting.tracker import ResultTracker
+from tasks.waiting.poll import Pace, PollBackoff, PollSchedule
+from tasks.waiting.session import NEVER, WaitSession
 
-HISTORY_LIMIT = 100_000  # image ids remembered for waits that subscribe late
+HISTORY_LIMIT = 100_000  # image ids remembered for sessions that learn of them late
 
 
 @dataclass(frozen=True)
@@ -39,43 +39,31 @@ class ImageSignal:
     finished: bool = False
 
 
-@dataclass(frozen=True)
-class Gap:
-    """Notifications may have been lost (the socket was reopened): read the unfinished images."""
-
-
-@dataclass(frozen=True)
-class SourceLost:
-    """No more notifications will come: poll."""
-
-
-@dataclass(frozen=True)
-class _Checked:
-    """A read of an image finished (wakes the wait so it can see whether all are complete)."""
-
-
-Event = ImageSignal | Gap | SourceLost | _Checked
-
-
 @dataclass
-class _Seen:
+class Seen:
+    """What the notifications said of one image so far."""
+
     algorithms: set[int] = field(default_factory=set)
     finished: bool = False
 
 
-@dataclass(eq=False)
-class Subscription:
-    image_ids: frozenset[str]
-    inbox: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+class SignalListener(Protocol):
+    """What the hub tells a running wait."""
+
+    def signal(self, image_id: str, seen: Seen) -> None: ...
+
+    def gap(self) -> None: ...
+
+    def lost(self) -> None: ...
 
 
 class SignalHub:
-    """Fans signals out to the waits interested in them; lives on the waits' event loop."""
+    """Fans signals out to the running waits; lives on the waits' event loop."""
 
     def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
-        self._history: OrderedDict[str, _Seen] = OrderedDict()
+        self._history: OrderedDict[str, Seen] = OrderedDict()
         self._history_limit = history_limit
-        self._subscriptions: set[Subscription] = set()
+        self._listeners: set[SignalListener] = set()
         self.connected_since: datetime | None = None
         self.lost = False
 
@@ -83,47 +71,37 @@ class SignalHub:
         """The source is (again) delivering; after a reopen, messages may have been missed."""
         self.connected_since = datetime.now(UTC)
         if reopened:
-            self._broadcast(Gap())
+            self.gap()
 
     def lose(self) -> None:
         self.lost = True
-        self._broadcast(SourceLost())
+        for listener in list(self._listeners):
+            listener.lost()
 
     def gap(self) -> None:
-        self._broadcast(Gap())
+        for listener in list(self._listeners):
+            listener.gap()
 
     def publish(self, signal: ImageSignal) -> None:
-        seen = self._history.setdefault(signal.image_id, _Seen())
+        seen = self._history.setdefault(signal.image_id, Seen())
         self._history.move_to_end(signal.image_id)
         if signal.algorithm_id is not None:
             seen.algorithms.add(signal.algorithm_id)
         seen.finished = seen.finished or signal.finished
         while len(self._history) > self._history_limit:
             self._history.popitem(last=False)
-        for subscription in self._subscriptions:
-            if signal.image_id in subscription.image_ids:
-                subscription.inbox.put_nowait(signal)
+        for listener in list(self._listeners):
+            listener.signal(signal.image_id, seen)
 
-    def subscribe(self, image_ids: frozenset[str]) -> Subscription:
-        """A subscription that first replays what is already known about these images."""
-        subscription = Subscription(image_ids)
-        for image_id in image_ids & self._history.keys():
-            seen = self._history[image_id]
-            for algorithm_id in sorted(seen.algorithms):
-                subscription.inbox.put_nowait(ImageSignal(image_id, algorithm_id=algorithm_id))
-            if seen.finished:
-                subscription.inbox.put_nowait(ImageSignal(image_id, finished=True))
-        if self.lost:
-            subscription.inbox.put_nowait(SourceLost())
-        self._subscriptions.add(subscription)
-        return subscription
+    def seen(self, image_id: str) -> Seen | None:
+        """What was announced of this image so far, if anything."""
+        return self._history.get(image_id)
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        self._subscriptions.discard(subscription)
+    def subscribe(self, listener: SignalListener) -> None:
+        self._listeners.add(listener)
 
-    def _broadcast(self, event: Event) -> None:
-        for subscription in self._subscriptions:
-            subscription.inbox.put_nowait(event)
+    def unsubscribe(self, listener: SignalListener) -> None:
+        self._listeners.discard(listener)
 
 
 CoveredSince = Callable[[UploadedImage], datetime | None]
@@ -140,109 +118,90 @@ def uploaded_before(image: UploadedImage, moment: datetime | None) -> bool:
     return uploaded <= moment
 
 
-class _Reads:
-    """Reads started by signals: at most one in flight per image; each wakes the wait."""
-
-    def __init__(self, tracker: ResultTracker, inbox: asyncio.Queue[Event]) -> None:
-        self._tracker = tracker
-        self._inbox = inbox
-        self._in_flight: dict[str, asyncio.Task[bool]] = {}
-
-    def start(self, image: UploadedImage) -> None:
-        if self._tracker.is_complete(image.image_id) or image.image_id in self._in_flight:
-            return
-        task = asyncio.create_task(self._tracker.check(image))
-        self._in_flight[image.image_id] = task
-        task.add_done_callback(lambda _: self._done(image.image_id))
-
-    def start_all(self, images: list[UploadedImage]) -> None:
-        for image in images:
-            self.start(image)
-
-    def _done(self, image_id: str) -> None:
-        self._in_flight.pop(image_id, None)
-        self._inbox.put_nowait(_Checked())
-
-    async def drain(self) -> None:
-        """Let the reads in flight finish (an authentication error surfaces here)."""
-        await asyncio.gather(*list(self._in_flight.values()))
-
-    def cancel(self) -> None:
-        for task in self._in_flight.values():
-            task.cancel()
-
-
 @dataclass(frozen=True)
 class SignalWait:
     """How a notification-driven wait behaves besides listening."""
 
     reconcile_interval: float | None = 30.0
-    """Seconds between safety reads of the unfinished images (None: only at gaps and the end)."""
+    """Seconds between safety reads of an unfinished image (None: only at gaps and the end)."""
     backoff: PollBackoff = field(default_factory=PollBackoff)
     """Used when the source is lost and the wait turns into polling."""
 
-    async def run(
+    def schedule(
         self,
-        tracker: ResultTracker,
         hub: SignalHub,
         covered_since: CoveredSince,
-        seconds: float,
-    ) -> None:
-        """Wait until every image of ``tracker`` is complete or ``seconds`` passed."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, seconds)
-        subscription = hub.subscribe(tracker.image_ids)
-        reads = _Reads(tracker, subscription.inbox)
-        try:
-            reads.start_all([i for i in tracker.unfinished if uploaded_before(i, covered_since(i))])
-            await self._listen(tracker, hub, subscription, reads, deadline)
-            await reads.drain()
-        finally:
-            hub.unsubscribe(subscription)
-            reads.cancel()
-        if hub.lost:
-            await poll_until(tracker, deadline, self.backoff)
-        else:
-            await tracker.check_all(tracker.unfinished)  # the last look at the timeout
+        prepare: Callable[[Sequence[UploadedImage]], Awaitable[None]] | None = None,
+    ) -> SignalSchedule:
+        return SignalSchedule(self, hub, covered_since, prepare)
 
-    async def _listen(
+
+class SignalSchedule:
+    """The read policy of a notification-driven wait (see the module)."""
+
+    def __init__(
         self,
-        tracker: ResultTracker,
+        behaviour: SignalWait,
         hub: SignalHub,
-        subscription: Subscription,
-        reads: _Reads,
-        deadline: float,
+        covered_since: CoveredSince,
+        prepare: Callable[[Sequence[UploadedImage]], Awaitable[None]] | None,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        seen: dict[str, set[int]] = {}
-        interval = self.reconcile_interval
-        next_reconcile = loop.time() + interval if interval else float("inf")
-        while not tracker.all_settled and not hub.lost:
-            now = loop.time()
-            if now >= deadline:
-                return
-            if now >= next_reconcile and interval:
-                reads.start_all(tracker.unfinished)
-                next_reconcile = now + interval
-            try:
-                wake_at = min(deadline, next_reconcile)
-                event = await asyncio.wait_for(subscription.inbox.get(), wake_at - now)
-            except TimeoutError:
-                continue
-            if isinstance(event, Gap):
-                reads.start_all(tracker.unfinished)
-            elif isinstance(event, ImageSignal):
-                self._on_signal(tracker, reads, seen, event)
+        self.behaviour = behaviour
+        self.hub = hub
+        self.covered_since = covered_since
+        self._prepare = prepare
+        self._polling = PollSchedule(behaviour.backoff, Pace())
+        self._session: WaitSession | None = None
+        self._expected: frozenset[int] = frozenset()
 
-    @staticmethod
-    def _on_signal(
-        tracker: ResultTracker, reads: _Reads, seen: dict[str, set[int]], signal: ImageSignal
-    ) -> None:
-        image = tracker.image(signal.image_id)
-        if image is None:
-            return
-        algorithms = seen.setdefault(signal.image_id, set())
-        if signal.algorithm_id is not None:
-            algorithms.add(signal.algorithm_id)
-        if signal.finished or tracker.covers(algorithms):
-            reads.start(image)
+    def bind(self, session: WaitSession) -> None:
+        self._session = session
+        self._expected = session.tracker.expected
+        self._polling.bind(session)
+        self.hub.subscribe(self)
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self)
+        self._polling.close()
+
+    async def prepare(self, images: Sequence[UploadedImage]) -> None:
+        if self._prepare is not None:
+            await self._prepare(images)
+
+    def _announced(self, seen: Seen | None) -> bool:
+        return seen is not None and (seen.finished or self._expected <= seen.algorithms)
+
+    def _safety_read(self, now: float) -> float:
+        interval = self.behaviour.reconcile_interval
+        return now + interval if interval else NEVER
+
+    def first_read(self, image: UploadedImage, now: float) -> float:
+        if self.hub.lost:
+            return self._polling.first_read(image, now)
+        if uploaded_before(image, self.covered_since(image)):
+            return now
+        if self._announced(self.hub.seen(image.image_id)):
+            return now
+        return self._safety_read(now)
+
+    def next_read(self, image: UploadedImage, now: float, misses: int) -> float:
+        if self.hub.lost:
+            return self._polling.next_read(image, now, misses)
+        return self._safety_read(now)
+
+    def done(self, image: UploadedImage, now: float, *, complete: bool) -> None:
+        self._polling.done(image, now, complete=complete)
+
+    # --- what the hub says ---------------------------------------------------------------
+
+    def signal(self, image_id: str, seen: Seen) -> None:
+        if self._session is not None and self._announced(seen):
+            self._session.read_soon(image_id)
+
+    def gap(self) -> None:
+        if self._session is not None:
+            self._session.read_all_soon()
+
+    def lost(self) -> None:
+        if self._session is not None:
+            self._session.read_all_soon()

@@ -1,4 +1,4 @@
-"""What one wait knows about its images: the rows read so far and which images are settled.
+"""What a wait knows about its images: the rows read so far and which images are settled.
 
 An image is complete when every expected algorithm other than the face detector has a row
 (reference §13.5). The detector's row is not awaited: the real service leaves it out for a
@@ -10,14 +10,16 @@ it is settled with what it has (the rest would only repeat the finding) rather t
 pending for a next run that would learn nothing new.
 
 Notifications only say *when* to look: settling is always decided by reading the rows, and the
-rows and aux images handed on are always the ones read from the API.
+rows and aux images handed on are always the ones read from the API. The tracker forgets an
+image once it is handed on, so a run-long wait holds only the images still outstanding.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 
 from haut.client import HautClient
 from haut.errors import AuthError, HautError, NotFoundError
@@ -78,59 +80,38 @@ def settle(rows: Sequence[ResultRow], expected: frozenset[int]) -> tuple[bool, s
     return expected <= finished_algorithms(rows), unanalysable_reason(rows)
 
 
+class Look(Enum):
+    """What one read of an image's rows found."""
+
+    COMPLETE = "complete"
+    UNFINISHED = "unfinished"
+    GONE = "gone"  # 404: deleted at the API, it will never finish
+
+
 class ResultTracker:
-    """Reads results for a set of images with bounded concurrency and remembers what it saw."""
+    """Reads rows and aux images with bounded concurrency; remembers the outstanding images'."""
 
     def __init__(
         self,
         client: HautClient,
-        images: Sequence[UploadedImage],
         expected_algorithms: Collection[int],
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
     ) -> None:
         self.client = client
-        self.images = list(images)
         self.expected = expected_set(expected_algorithms)
-        # The same image listed twice is read once and reported twice, in the caller's order.
-        self._by_id = {image.image_id: image for image in self.images}
         self._rows: dict[str, list[ResultRow]] = {}
-        self._complete: set[str] = set()
         self._findings: dict[str, str] = {}
-        self._gone: set[str] = set()  # 404: deleted at the API, it will never finish
         self._semaphore = asyncio.Semaphore(max(1, concurrency))
         self.reads = 0
-
-    @property
-    def image_ids(self) -> frozenset[str]:
-        return frozenset(self._by_id)
-
-    def image(self, image_id: str) -> UploadedImage | None:
-        return self._by_id.get(image_id)
-
-    def is_complete(self, image_id: str) -> bool:
-        return image_id in self._complete
-
-    @property
-    def all_settled(self) -> bool:
-        """Nothing left to wait for: every image is complete or gone."""
-        return len(self._complete) + len(self._gone) == len(self._by_id)
-
-    @property
-    def unfinished(self) -> list[UploadedImage]:
-        """The images still worth reading."""
-        settled = self._complete | self._gone
-        return [i for i in self._by_id.values() if i.image_id not in settled]
 
     def covers(self, algorithms: Collection[int]) -> bool:
         """Whether these finished algorithms are all this wait expects."""
         return self.expected.issubset(algorithms)
 
-    async def check(self, image: UploadedImage) -> bool:
-        """Read the image's rows once; True when it is complete. Errors other than
-        authentication are logged and leave the image unfinished for a later look."""
-        if image.image_id in self._complete:
-            return True
+    async def check(self, image: UploadedImage) -> Look:
+        """Read the image's rows once. Errors other than authentication are logged and leave
+        the image unfinished for a later look."""
         async with self._semaphore:
             try:
                 rows = await self.client.results(image.ref)
@@ -142,68 +123,42 @@ class ResultTracker:
                     "or remove it from the ledger",
                     image.image_id,
                 )
-                self._gone.add(image.image_id)
-                return False
+                return Look.GONE
             except HautError as error:
                 log.warning("reading results of image %s failed: %s", image.image_id, error)
-                return False
+                return Look.UNFINISHED
             finally:
                 self.reads += 1
         self._rows[image.image_id] = rows
         settled, finding = settle(rows, self.expected)
         if finding is not None:
             self._findings[image.image_id] = finding
-        if settled:
-            self._complete.add(image.image_id)
-        return settled
+        return Look.COMPLETE if settled else Look.UNFINISHED
 
-    async def check_all(self, images: Iterable[UploadedImage]) -> None:
-        """One poll pass over these images."""
-        await asyncio.gather(*(self.check(image) for image in images))
-
-    async def results(self) -> list[ImageResults]:
-        """One entry per image given, in order: rows, and aux for settled images (complete, or
-        found unanalysable by the end of the wait)."""
-        self._complete.update(self._findings.keys() - self._gone)
-        aux_by_id = dict(
-            await asyncio.gather(*(self._aux(image_id) for image_id in sorted(self._complete)))
+    async def hand_over(self, image: UploadedImage, look: Look) -> ImageResults:
+        """The image's results, forgotten here: with its aux images when it is complete, or
+        found unanalysable by the end of its wait (``look`` UNFINISHED at its deadline)."""
+        image_id = image.image_id
+        rows = self._rows.pop(image_id, [])
+        finding = self._findings.pop(image_id, None)
+        settled = look is Look.COMPLETE or (look is Look.UNFINISHED and finding is not None)
+        aux = await self._aux(image) if settled else None
+        return ImageResults(
+            image=image,
+            rows=rows,
+            aux=aux or [],
+            complete=aux is not None,
+            finding=finding,
         )
-        return [
-            ImageResults(
-                image=image,
-                rows=list(self._rows.get(image.image_id, [])),
-                aux=list(aux_by_id.get(image.image_id) or []),
-                complete=aux_by_id.get(image.image_id) is not None,
-                finding=self._findings.get(image.image_id),
-            )
-            for image in self.images
-        ]
 
-    async def _aux(self, image_id: str) -> tuple[str, list[AuxImage] | None]:
+    async def _aux(self, image: UploadedImage) -> list[AuxImage] | None:
         """The aux images, or None when they cannot be read: the image then stays pending
         rather than reaching the lake without its crops."""
-        image = self._by_id[image_id]
         async with self._semaphore:
             try:
-                return image_id, await self.client.aux_images(image.ref)
+                return await self.client.aux_images(image.ref)
             except AuthError:
                 raise
             except HautError as error:
-                log.warning("reading aux images of image %s failed: %s", image_id, error)
-                return image_id, None
-
-
-async def collect_results(
-    client: HautClient,
-    images: Sequence[UploadedImage],
-    expected_algorithms: Collection[int],
-    *,
-    concurrency: int,
-    wait: Callable[[ResultTracker], Awaitable[None]],
-) -> list[ImageResults]:
-    """Track the images, let ``wait`` run until they finish or its budget ends, then read
-    what there is: the end of every waiter, whatever tells it when to look."""
-    tracker = ResultTracker(client, images, expected_algorithms, concurrency=concurrency)
-    if images:
-        await wait(tracker)
-    return await tracker.results()
+                log.warning("reading aux images of image %s failed: %s", image.image_id, error)
+                return None

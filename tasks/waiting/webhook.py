@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,13 +33,9 @@ from schemas.captures import UploadedImage
 from schemas.url_secrets import strip_url_secrets
 from tasks.waiting.poll import PollBackoff
 from tasks.waiting.receiver import DEFAULT_PATH, WebhookAuth, WebhookReceiver
+from tasks.waiting.session import OnResult, WaitSession, wait_all
 from tasks.waiting.signals import ImageSignal, SignalHub, SignalWait
-from tasks.waiting.tracker import (
-    DEFAULT_CONCURRENCY,
-    ImageResults,
-    ResultTracker,
-    collect_results,
-)
+from tasks.waiting.tracker import DEFAULT_CONCURRENCY, ImageResults
 
 log = get_logger(__name__)
 
@@ -136,6 +133,42 @@ class WebhookWaiter:
                 await self._unregister(client, registration)
             await asyncio.to_thread(receiver.stop)
 
+    @contextlib.asynccontextmanager
+    async def session(
+        self,
+        client: HautClient,
+        *,
+        expected_algorithms: Collection[int],
+        timeout: float,  # noqa: ASYNC109 - a wait budget per image, not a cancellation
+        on_result: OnResult,
+    ) -> AsyncIterator[WaitSession]:
+        """A run-long wait (:mod:`~tasks.waiting.session`); starts the receiver for itself when
+        it is not listening yet, and registers the webhook of each dataset its images are in."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._channel is None:
+                await stack.enter_async_context(self.listening(client))
+            channel = self._channel
+            assert channel is not None
+
+            def covered_since(image: UploadedImage) -> datetime | None:
+                registration = channel.registrations.get(image.dataset_id)
+                return registration.since if registration else None
+
+            async def register(images: Sequence[UploadedImage]) -> None:
+                await self._register_all(channel, sorted({i.dataset_id for i in images}))
+
+            policy = self.behaviour.schedule(channel.hub, covered_since, register)
+            yield await stack.enter_async_context(
+                WaitSession(
+                    client,
+                    expected_algorithms,
+                    policy,
+                    timeout=timeout,
+                    on_result=on_result,
+                    concurrency=self.concurrency,
+                )
+            )
+
     async def wait(
         self,
         client: HautClient,
@@ -144,29 +177,12 @@ class WebhookWaiter:
         expected_algorithms: Collection[int],
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
-        dataset_ids = sorted({image.dataset_id for image in images})
-
-        async def listen(tracker: ResultTracker) -> None:
-            if self._channel is None:
-                async with self.listening(client, dataset_ids=dataset_ids):
-                    await self._wait(tracker, seconds=timeout)
-            else:
-                await self._register_all(self._channel, dataset_ids)
-                await self._wait(tracker, seconds=timeout)
-
-        return await collect_results(
-            client, images, expected_algorithms, concurrency=self.concurrency, wait=listen
+        return await wait_all(
+            functools.partial(
+                self.session, client, expected_algorithms=expected_algorithms, timeout=timeout
+            ),
+            images,
         )
-
-    async def _wait(self, tracker: ResultTracker, *, seconds: float) -> None:
-        channel = self._channel
-        assert channel is not None
-
-        def covered_since(image: UploadedImage) -> datetime | None:
-            registration = channel.registrations.get(image.dataset_id)
-            return registration.since if registration else None
-
-        await self.behaviour.run(tracker, channel.hub, covered_since, seconds)
 
     async def _register_all(self, channel: _Channel, dataset_ids: Collection[str]) -> None:
         for dataset_id in dataset_ids:

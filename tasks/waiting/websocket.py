@@ -7,7 +7,7 @@ Open the socket before uploading so no message is missed::
         uploaded = await upload_captures(...)
         results = await waiter.wait(client, uploaded, expected_algorithms=[30, 40], timeout=600)
 
-Messages::
+(or ``waiter.session(...)`` for a run-long wait, :mod:`~tasks.waiting.session`). Messages::
 
     {"event": "algorithm_result", "dataset_id": ..., "result": {"image_id": ..., "algorithm_version_id": 30, ...}}
     {"event": "photo_calculated_by_app", "image_id": ..., "application_run_id": ...}
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Collection, Sequence
 
 from pydantic import ValidationError
@@ -31,13 +32,9 @@ from haut.redaction import get_logger
 from schemas.api_results import AlgorithmResultMessage, Notification, PhotoCalculated
 from schemas.captures import UploadedImage
 from tasks.waiting.poll import PollBackoff
+from tasks.waiting.session import OnResult, WaitSession, wait_all
 from tasks.waiting.signals import ImageSignal, SignalHub, SignalWait
-from tasks.waiting.tracker import (
-    DEFAULT_CONCURRENCY,
-    ImageResults,
-    ResultTracker,
-    collect_results,
-)
+from tasks.waiting.tracker import DEFAULT_CONCURRENCY, ImageResults
 
 log = get_logger(__name__)
 
@@ -155,6 +152,34 @@ class WebsocketWaiter:
             self._hub = None
             await listener.stop()
 
+    @contextlib.asynccontextmanager
+    async def session(
+        self,
+        client: HautClient,
+        *,
+        expected_algorithms: Collection[int],
+        timeout: float,  # noqa: ASYNC109 - a wait budget per image, not a cancellation
+        on_result: OnResult,
+    ) -> AsyncIterator[WaitSession]:
+        """A run-long wait (:mod:`~tasks.waiting.session`); opens the socket for itself when
+        it is not open yet."""
+        async with contextlib.AsyncExitStack() as stack:
+            if self._hub is None:
+                await stack.enter_async_context(self.listening(client))
+            hub = self._hub
+            assert hub is not None
+            policy = self.behaviour.schedule(hub, lambda _: hub.connected_since)
+            yield await stack.enter_async_context(
+                WaitSession(
+                    client,
+                    expected_algorithms,
+                    policy,
+                    timeout=timeout,
+                    on_result=on_result,
+                    concurrency=self.concurrency,
+                )
+            )
+
     async def wait(
         self,
         client: HautClient,
@@ -163,19 +188,9 @@ class WebsocketWaiter:
         expected_algorithms: Collection[int],
         timeout: float,  # noqa: ASYNC109 - a wait budget, not a cancellation: partial results come back
     ) -> list[ImageResults]:
-
-        async def listen(tracker: ResultTracker) -> None:
-            if self._hub is None:
-                async with self.listening(client):
-                    await self._wait(tracker, seconds=timeout)
-            else:
-                await self._wait(tracker, seconds=timeout)
-
-        return await collect_results(
-            client, images, expected_algorithms, concurrency=self.concurrency, wait=listen
+        return await wait_all(
+            functools.partial(
+                self.session, client, expected_algorithms=expected_algorithms, timeout=timeout
+            ),
+            images,
         )
-
-    async def _wait(self, tracker: ResultTracker, *, seconds: float) -> None:
-        hub = self._hub
-        assert hub is not None
-        await self.behaviour.run(tracker, hub, lambda _: hub.connected_since, seconds)
