@@ -100,8 +100,14 @@ def may_hold_secret(text: str) -> bool:
     return any(secret in text for secret in _known_secrets())
 
 
-# A URL that strip_url_secrets could change: one with a query or user info.
-URL_WITH_SECRET_PLACE = rb"://[^\s\"'<>?@]*[?@]"
+# A URL that strip_url_secrets could change (one with a query or user info), also with its
+# slashes escaped as JSON may write them; and an ASCII character written as a JSON escape
+# (\u0074oken is "token" once decoded), which no encoder needs and a check of bytes cannot read.
+BYTES_SIGNS = (
+    rb"://[^\s\"'<>?@]*[?@]",
+    rb":\\/\\/[^\s\"'<>?@]*[?@]",
+    rb"\\u00[2-7][0-9a-fA-F]",
+)
 
 
 class _BulkScanner:
@@ -148,8 +154,8 @@ class _BulkScanner:
 
 def _compile(secrets: tuple[str, ...]) -> hyperscan.Database:
     caseless = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-    patterns = [re.escape(word.encode()) for word in _HINT_WORDS] + [URL_WITH_SECRET_PLACE]
-    flags = [caseless] * len(_HINT_WORDS) + [hyperscan.HS_FLAG_SINGLEMATCH]
+    patterns = [re.escape(word.encode()) for word in _HINT_WORDS] + list(BYTES_SIGNS)
+    flags = [caseless] * len(_HINT_WORDS) + [hyperscan.HS_FLAG_SINGLEMATCH] * len(BYTES_SIGNS)
     patterns += [re.escape(secret.encode()) for secret in secrets]
     flags += [hyperscan.HS_FLAG_SINGLEMATCH] * len(secrets)
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
@@ -162,8 +168,9 @@ _SCANNER = _BulkScanner()
 
 def bytes_may_hold_secret(data: bytes) -> bool:
     """Whether UTF-8 text still in bytes (a JSON answer as it came) shows any place a secret
-    could be: what :func:`may_hold_secret` looks for, or a URL with a query or user info.
-    False means neither :func:`redact` nor stripping URL secrets would change it. One pass,
+    could be: what :func:`may_hold_secret` looks for, a URL with a query or user info, or a
+    JSON escape of an ASCII character. False means neither :func:`redact` nor stripping URL
+    secrets would change it, nor the strings decoded from it. One pass,
     ~1 GB/s: the way to check large texts."""
     return _SCANNER.found_in(data)
 

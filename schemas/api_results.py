@@ -438,7 +438,11 @@ def to_json_value(value: ResultRow | AuxImage) -> Any:
     """The JSON value of a row or an aux image: what it came as, when it keeps that."""
     if value.raw:
         return msgspec.json.decode(value.raw)
-    return msgspec.to_builtins(value)
+    plain = msgspec.to_builtins(value)
+    plain.pop("raw", None)
+    for row in plain.get("results", ()) if isinstance(value, AuxImage) else ():
+        row.pop("raw", None)
+    return plain
 
 
 class SmoothingMethod(StrEnum):

@@ -35,6 +35,9 @@ from schemas.api_results import (
     Mask,
     Metric,
     ResultRow,
+    aux_images_from,
+    result_row_from,
+    to_json_value,
 )
 from schemas.captures import Side, UploadedImage
 from schemas.url_secrets import is_secret_name, strip_url_secrets
@@ -66,10 +69,14 @@ def _scrub(value: Any, key: str = "") -> Any:
             return value  # the common case: a metric name, an area, a category
         return redact(_strip_urls(value))
     if isinstance(value, Mapping):
-        return {str(k): _scrub(v, str(k)) for k, v in value.items()}
+        return {_scrub_key(str(k)): _scrub(v, str(k)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_scrub(item) for item in value]
     return value
+
+
+def _scrub_key(key: str) -> str:
+    return redact(key) if may_hold_secret(key) else key
 
 
 def _dumps(value: Any) -> str:
@@ -95,6 +102,25 @@ def safe_raw(data: bytes) -> str:
     if bytes_may_hold_secret(data):
         return _dumps(_scrub(json.loads(data)))
     return data.decode()
+
+
+def _cleaned_row(row: ResultRow) -> tuple[ResultRow, str]:
+    """The row to flatten and its ``raw_json``: the row itself and its JSON as it came, or,
+    when that JSON shows a place a secret could be, the row read again from its scrubbed JSON,
+    so that no column made from it (names, errors, feedback) can carry what was masked."""
+    if row.raw and not bytes_may_hold_secret(row.raw):
+        return row, row.raw.decode()
+    scrubbed = _scrub(to_json_value(row))
+    return result_row_from(scrubbed), _dumps(scrubbed)
+
+
+def _cleaned_aux(item: AuxImage) -> tuple[AuxImage, str]:
+    """:func:`_cleaned_row` of an aux image (its rows included)."""
+    if item.raw and not bytes_may_hold_secret(item.raw):
+        return item, item.raw.decode()
+    scrubbed = _scrub(to_json_value(item))
+    [cleaned] = aux_images_from([scrubbed])
+    return cleaned, _dumps(scrubbed)
 
 
 def split_value(value: Any) -> tuple[float | None, str | None]:
@@ -283,7 +309,9 @@ def _feedback(row: ResultRow) -> str | None:
     return None
 
 
-def _result_row(row: ResultRow, context: Row, algorithm: Row, metrics: int, masks: int) -> Row:
+def _result_row(
+    row: ResultRow, raw_json: str, context: Row, algorithm: Row, metrics: int, masks: int
+) -> Row:
     payload = row.result
     return {
         **context,
@@ -298,7 +326,7 @@ def _result_row(row: ResultRow, context: Row, algorithm: Row, metrics: int, mask
         "feedback": _feedback(row),
         "metrics_count": metrics,
         "masks_count": masks,
-        "raw_json": safe_raw(row.raw) if row.raw else safe_json(msgspec.to_builtins(row)),
+        "raw_json": raw_json,
     }
 
 
@@ -306,19 +334,21 @@ def _flatten_results(
     results: Sequence[ResultRow], context: Row, coordinates: bool, rows: LakeRows
 ) -> None:
     metrics = _MetricColumns(context)
-    for row in results:
+    for sent in results:
+        row, raw_json = _cleaned_row(sent)
         algorithm = _algorithm(row)
         base = {**context, **algorithm}
         count = metrics.add(row, algorithm, context["image_id"], {})
         masks = _mask_rows(row, base, coordinates)
-        rows.add("results", _result_row(row, context, algorithm, count, len(masks)))
+        rows.add("results", _result_row(row, raw_json, context, algorithm, count, len(masks)))
         rows.add_all("masks", masks)
     rows.add_block("metrics", metrics.block())
 
 
 def _flatten_aux(aux: Sequence[AuxImage], context: Row, rows: LakeRows) -> None:
     metrics = _MetricColumns(context, "aux_image_id", "aux_type")
-    for item in aux:
+    for sent in aux:
+        item, raw_json = _cleaned_aux(sent)
         aux_type = item.aux_image_type.tech_name if item.aux_image_type else None
         rows.add(
             "aux_images",
@@ -331,9 +361,7 @@ def _flatten_aux(aux: Sequence[AuxImage], context: Row, rows: LakeRows) -> None:
                 "created_at": item.creation_time,
                 "url": item.urls.get("original"),
                 "results_count": len(item.results),
-                "raw_json": safe_raw(item.raw)
-                if item.raw
-                else safe_json(msgspec.to_builtins(item)),
+                "raw_json": raw_json,
             },
         )
         owner = {"aux_image_id": item.id, "aux_type": aux_type}
