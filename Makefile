@@ -17,7 +17,7 @@ BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test setup check lint typecheck pytest bench bench-memory clean
+.PHONY: run test setup check lint typecheck pytest bench bench-memory bench-startup clean
 
 run: setup
 	$(BIN)/python data/make_sample.py data/sample
@@ -53,6 +53,9 @@ bench: setup
 
 bench-memory: setup
 	$(BIN)/python -m bench.ingest_bench --no-throughput --memory 1000 10000 --write BENCHMARKS.md
+
+bench-startup: setup
+	$(BIN)/python -m bench.startup --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

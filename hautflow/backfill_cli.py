@@ -18,6 +18,7 @@ from hautflow.cli_support import (
     parse_day,
     warn_password_on_command_line,
 )
+from hautflow.prefect_session import prefect_session
 from tasks.smoothing.settings import SmoothingMethod
 
 if TYPE_CHECKING:
@@ -92,7 +93,8 @@ def backfill_command(
     except ValidationError as exc:
         raise typer.BadParameter(str(exc)) from exc
     announce_service(api_url, None)
-    summary = _run(options, json_output=json_output)
+    with prefect_session():  # before the flow's modules import Prefect
+        summary = _run(options, json_output=json_output)
     if json_output:
         typer.echo(json.dumps(summary_json(summary, options), default=str))
     else:

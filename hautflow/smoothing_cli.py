@@ -20,6 +20,7 @@ import typer
 from flows.options import SmoothingOptions
 from haut.redaction import redact
 from hautflow.cli_support import announce_service, choice, duckdb_shell, model_defaults
+from hautflow.prefect_session import prefect_session
 from schemas.api_results import SmoothingMethod
 from tasks.smoothing.settings import Smoothing
 
@@ -160,13 +161,14 @@ def pull(
     json_output: JsonOption = False,
 ) -> None:
     """Pull the API's smoothed_results of the lake's complete images into the lake."""
-    from flows.smoothing import pull_smoothed_results
-    from hautflow.failures import prefect_errors_held_back
-
     options = _options(method, window, max_size, subject, lake, state, api_url)
     try:
-        with prefect_errors_held_back(_user_errors()):
-            summary = asyncio.run(pull_smoothed_results(options))
+        with prefect_session():  # before the flow's modules import Prefect
+            from flows.smoothing import pull_smoothed_results
+            from hautflow.failures import prefect_errors_held_back
+
+            with prefect_errors_held_back(_user_errors()):
+                summary = asyncio.run(pull_smoothed_results(options))
     except _user_errors() as exc:
         _service_failed("pull", options, exc)
     if json_output:
@@ -222,13 +224,14 @@ def compare(
     one-line verdict; exits 1 on any disagreement or image unknown to the API (unless
     --allow-missing), 0 when all agree, 2 when the service, lake or state cannot be used.
     """
-    from flows.smoothing import compare_smoothing
-    from hautflow.failures import prefect_errors_held_back
-
     options = _options(method, window, max_size, subject, lake, state, api_url)
     try:
-        with prefect_errors_held_back(_user_errors()):
-            result = asyncio.run(compare_smoothing(options))
+        with prefect_session():  # before the flow's modules import Prefect
+            from flows.smoothing import compare_smoothing
+            from hautflow.failures import prefect_errors_held_back
+
+            with prefect_errors_held_back(_user_errors()):
+                result = asyncio.run(compare_smoothing(options))
     except _user_errors() as exc:
         _service_failed("compare", options, exc)
     if result.images == 0:

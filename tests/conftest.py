@@ -8,6 +8,9 @@ import tempfile
 # Prefect reads its settings when first imported: make it self-contained and quiet before that.
 os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="hautflow-prefect-"))
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+# Flow-running commands under test use Prefect's temporary server (or the session's test
+# server): none leaves hautflow's background server running after the suite.
+os.environ["HAUTFLOW_PREFECT_SERVER"] = "temporary"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from collections.abc import Iterator
