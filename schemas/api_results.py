@@ -32,7 +32,7 @@ from schemas.wire_time import parse_wire_time
 MetricValue = int | float | str | bool | None
 
 
-class Metric(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Metric(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """A main or sub metric: ``{"name", "value", "tech_name", "widget_type", "widget_meta"}``."""
 
     tech_name: str
@@ -56,7 +56,7 @@ def _metric_list(value: list[Metric] | dict[str, Any] | None) -> list[Metric]:
     ]
 
 
-class AreaResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+class AreaResult(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """One face area's metrics (``area_name`` "face" holds the main score)."""
 
     area_name: str
@@ -72,7 +72,7 @@ class AreaResult(msgspec.Struct, kw_only=True, omit_defaults=True):
         return _metric_list(self.sub_metrics_as_sent)
 
 
-class Geometry(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Geometry(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """A GeoJSON geometry (MultiPolygon, MultiLineString, MultiPoint) in image pixels.
 
     ``coordinates`` stay the JSON text they came as: most of a result's bytes, needed only
@@ -82,7 +82,7 @@ class Geometry(msgspec.Struct, kw_only=True, omit_defaults=True):
     coordinates: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class MaskFeature(msgspec.Struct, kw_only=True, omit_defaults=True):
+class MaskFeature(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """One feature of a mask; heatmaps carry ``properties.intensity`` in 0..1."""
 
     type: str | None = None
@@ -90,7 +90,7 @@ class MaskFeature(msgspec.Struct, kw_only=True, omit_defaults=True):
     properties: dict[str, Any] | None = None
 
 
-class Mask(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Mask(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """A mask as a GeoJSON FeatureCollection inside ``view_box`` ("0 0 W H")."""
 
     type: str | None = None
@@ -102,7 +102,7 @@ class Mask(msgspec.Struct, kw_only=True, omit_defaults=True):
     features: list[MaskFeature] = msgspec.field(default_factory=list)
 
 
-class Tooltip(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Tooltip(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """Quality hints shown to a user, by tone."""
 
     warn: list[str] = msgspec.field(default_factory=list)
@@ -110,14 +110,14 @@ class Tooltip(msgspec.Struct, kw_only=True, omit_defaults=True):
     positive: list[str] = msgspec.field(default_factory=list)
 
 
-class QualityFeedback(msgspec.Struct, kw_only=True, omit_defaults=True):
+class QualityFeedback(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """``{"overlay": "Low quality image", "tooltip": {...}}`` of the quality / face detector."""
 
     overlay: str | None = None
     tooltip: Tooltip | None = None
 
 
-class AlgorithmResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+class AlgorithmResult(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """The payload of a metric algorithm's row."""
 
     kind: ClassVar[str] = "algorithm"
@@ -138,7 +138,7 @@ class AlgorithmResult(msgspec.Struct, kw_only=True, omit_defaults=True):
         return next((a for a in self.area_results if a.area_name == area_name), None)
 
 
-class DetectionParams(msgspec.Struct, kw_only=True, omit_defaults=True):
+class DetectionParams(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """What the face detector found."""
 
     face_detected: bool | None = None
@@ -149,7 +149,7 @@ class DetectionParams(msgspec.Struct, kw_only=True, omit_defaults=True):
     roll_angle: float | None = None
 
 
-class FaceDetectorResult(msgspec.Struct, kw_only=True, omit_defaults=True):
+class FaceDetectorResult(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """The payload of the face detector's row (algorithm 40); its geometry stays JSON text."""
 
     kind: ClassVar[str] = "face_detector"
@@ -162,7 +162,7 @@ class FaceDetectorResult(msgspec.Struct, kw_only=True, omit_defaults=True):
     transform_sequence: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class ErrorResult(msgspec.Struct, kw_only=True):
+class ErrorResult(msgspec.Struct, kw_only=True, gc=False):
     """The payload of a failed row: ``{"error": "No face detected"}``."""
 
     kind: ClassVar[str] = "error"
@@ -172,7 +172,7 @@ class ErrorResult(msgspec.Struct, kw_only=True):
 ResultPayload = AlgorithmResult | FaceDetectorResult | ErrorResult | float | str | None
 
 
-class ResultRow(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
+class ResultRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True, repr_omit_defaults=True):
     """One algorithm's row of ``/results/`` (or of ``all_results``, aux images, websocket).
 
     ``raw`` is the row's JSON exactly as it came, in bytes (not in the repr)."""
@@ -207,7 +207,7 @@ class ResultRow(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defa
         return face.main_metric.value if face and face.main_metric else None
 
 
-class AuxImageType(msgspec.Struct, kw_only=True, omit_defaults=True):
+class AuxImageType(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """``{"id", "name", "tech_name"}`` of an aux image's face area."""
 
     id: int | str | None = None
@@ -215,7 +215,7 @@ class AuxImageType(msgspec.Struct, kw_only=True, omit_defaults=True):
     tech_name: str | None = None
 
 
-class AuxImage(msgspec.Struct, kw_only=True, omit_defaults=True):
+class AuxImage(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True):
     """A face-area crop (forehead, nose, cheeks, chin, restored) with its own result rows.
 
     ``urls`` are kept without token-bearing query parameters: they are secrets. ``raw`` is the
@@ -240,13 +240,13 @@ class AuxImage(msgspec.Struct, kw_only=True, omit_defaults=True):
 # --- decoding --------------------------------------------------------------------------
 
 
-class _Page(msgspec.Struct):
+class _Page(msgspec.Struct, gc=False):
     """A DRF page: the items of ``results`` (``all_results`` may come paginated)."""
 
     results: list[msgspec.Raw]
 
 
-class _Payload(msgspec.Struct, kw_only=True):
+class _Payload(msgspec.Struct, kw_only=True, gc=False):
     """Any object payload as sent: the fields of every kind, those that tell kinds apart
     left UNSET when absent (see :meth:`typed`)."""
 
@@ -297,7 +297,7 @@ class _Payload(msgspec.Struct, kw_only=True):
         )
 
 
-class _RowWire(msgspec.Struct, kw_only=True):
+class _RowWire(msgspec.Struct, kw_only=True, gc=False):
     """A result row as sent."""
 
     id: str
@@ -315,7 +315,7 @@ class _RowWire(msgspec.Struct, kw_only=True):
     subject_id: str | None = None
 
 
-class _AuxWire(msgspec.Struct, kw_only=True):
+class _AuxWire(msgspec.Struct, kw_only=True, gc=False):
     id: str
     aux_image_type: AuxImageType | None = None
     creation_time: str | None = None
