@@ -44,8 +44,12 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The suite mostly waits on servers, subprocesses and the emulator: two pytest-xdist workers
+# overlap that waiting on two cores. Each test file stays on one worker (its module fixtures
+# are set up once), in collection order: tests/conftest.py puts the slow files first.
+PYTEST_WORKERS ?= 2
 pytest: setup
-	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -q
+	PREFECT_HOME=$$(mktemp -d) $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # Benchmarks: never part of the test run (see BENCHMARKS.md for the figures).
 bench: setup

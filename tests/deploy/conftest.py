@@ -23,8 +23,10 @@ class PrefectServer:
         return prefect_env(self.home, self.api_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """Stopped once its module is done: its scheduler and other services would otherwise take
+    CPU from every later test of the session."""
     root = tmp_path_factory.mktemp("prefect-server")
     port = free_port()
     server = PrefectServer(api_url=f"http://127.0.0.1:{port}/api", home=root / "home")

@@ -95,19 +95,21 @@ def test_the_nightly_ingest_deployment_runs_on_a_worker_and_fills_the_lake(
     env = real_prefect_server.env()
 
     run([PREFECT, *POOL], env)
-    # `prefect deploy` fills the pull step's {{ $PWD }} in: a shell sets PWD, Popen does not.
-    run([PREFECT, *DEPLOY], {**env, "PWD": str(REPO)})
-    deployment = httpx.get(f"{real_prefect_server.api_url}/deployments/name/ingest/nightly").json()
-    assert deployment["pull_steps"] == [
-        {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
-    ]
-    assert deployment["schedules"][0]["schedule"]["cron"] == "0 2 * * *"
-
     # The worker polls every second, not every 10 s; its environment reaches the flow run, and
     # the client's rate stays just under the embedded emulator's 20 requests/s (default 10/s).
+    # It needs only the pool: it starts up (seconds of imports) while `prefect deploy` runs.
     worker_env = {**env, "PREFECT_WORKER_QUERY_SECONDS": "1", "HAUT_REQUESTS_PER_SECOND": "18"}
     worker = Process([PREFECT, *WORKER], worker_env, tmp_path / "worker.log")
     try:
+        # `prefect deploy` fills the pull step's {{ $PWD }} in: a shell sets PWD, Popen does not.
+        run([PREFECT, *DEPLOY], {**env, "PWD": str(REPO)})
+        api_url = real_prefect_server.api_url
+        deployment = httpx.get(f"{api_url}/deployments/name/ingest/nightly").json()
+        assert deployment["pull_steps"] == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": str(REPO)}}
+        ]
+        assert deployment["schedules"][0]["schedule"]["cron"] == "0 2 * * *"
+
         options = {"source": str(photos), "lake": str(lake), "state_dir": str(state)}
         # With no credentials, a deployment's run never falls back to the emulator by itself:
         # it fails at once, saying what to set, and leaves no lake or ledger behind.

@@ -118,7 +118,7 @@ def images_in_doubt(state: Path) -> int:
 
 @pytest.fixture
 def slow_emulator(tmp_path: Path) -> Any:
-    with running_emulator(algorithm_delay=ALGORITHM_DELAY, latency=0.1) as emulator:
+    with running_emulator(algorithm_delay=ALGORITHM_DELAY, latency=0.05) as emulator:
         yield emulator
 
 
