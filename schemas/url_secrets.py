@@ -23,6 +23,8 @@ def is_secret_name(name: str) -> bool:
 
 def strip_url_secrets(url: str) -> str:
     """``url`` without token-bearing query parameters or user:password (safe to store)."""
+    if "?" not in url and "@" not in url:
+        return url  # neither a query nor user info: nothing to take out (most aux URLs)
     parts = urlsplit(url)
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = [
