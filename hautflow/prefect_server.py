@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from schemas.errors import HautflowError
+
 MODE_VARIABLE = "HAUTFLOW_PREFECT_SERVER"
 IDLE_VARIABLE = "HAUTFLOW_PREFECT_SERVER_IDLE_SECONDS"
 BACKGROUND, TEMPORARY = "background", "temporary"
@@ -46,7 +48,7 @@ STATE_FILE = "hautflow-server.json"
 HOST = "127.0.0.1"
 
 
-class ServerError(RuntimeError):
+class ServerError(HautflowError, RuntimeError):
     """The local Prefect server could not be started or reached (the message has the fix)."""
 
 
