@@ -97,20 +97,51 @@ async def _send_json(send: Send, body: dict[str, Any]) -> None:
 
 
 def _reuse_analysis() -> None:
-    """Analyse each pool picture once; every tagged copy gets its analysis, with its own sha256."""
+    """Analyse each pool picture once; every tagged copy gets its analysis, with its own sha256.
+
+    The rows and crops drawn from a photo depend on the analysis alone, never on the sha256
+    (:class:`haut.emulator.photo.Photo`), so they are computed once per picture too.
+    """
     from haut.emulator import analysis
 
     measure = analysis.inspect_photo
+    algorithm_outcome, aux_outcomes = analysis.algorithm_outcome, analysis.aux_outcomes
     done: dict[bytes, analysis.Photo] = {}
+    picture_of: dict[str, bytes] = {}  # a copy's sha256 -> its picture's
+    outcomes: dict[tuple[Any, ...], Any] = {}
 
     def inspect_photo(data: bytes) -> analysis.Photo:
         picture = untagged(data)
         key = hashlib.sha256(picture).digest()
         if key not in done:
             done[key] = measure(picture)
-        return dataclasses.replace(done[key], sha256=hashlib.sha256(data).hexdigest())
+        copy = dataclasses.replace(done[key], sha256=hashlib.sha256(data).hexdigest())
+        picture_of[copy.sha256] = key
+        return copy
+
+    def once(compute: Any, name: str) -> Any:
+        def per_picture(photo: analysis.Photo, *args: Any, **options: Any) -> Any:
+            picture = picture_of.get(photo.sha256)
+            if picture is None:
+                return compute(photo, *args, **options)
+            rows = options.get("rows") or ()
+            key = (
+                name,
+                picture,
+                tuple(tuple(a) if isinstance(a, list) else getattr(a, "id", a) for a in args),
+                tuple(sorted((k, v) for k, v in options.items() if k != "rows")),
+                # Rows come from the cache above, so the same rows are the same objects.
+                tuple((spec.id, ok, id(payload)) for spec, ok, payload in rows),
+            )
+            if key not in outcomes:
+                outcomes[key] = compute(photo, *args, **options)
+            return outcomes[key]
+
+        return per_picture
 
     analysis.inspect_photo = inspect_photo
+    analysis.algorithm_outcome = once(algorithm_outcome, "row")
+    analysis.aux_outcomes = once(aux_outcomes, "aux")
 
 
 def _serve(config: EmulatorConfig, reuse_analysis: bool, parent: Connection) -> None:

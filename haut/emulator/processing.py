@@ -16,6 +16,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_json
+
 from haut.emulator import analysis, catalog, shapes
 from haut.emulator.clock import moment
 from haut.emulator.config import DetectorRow
@@ -130,12 +132,20 @@ def _finish(
         aux = _aux_docs(image, photo, rows, format_wire_time(moment(due_at)))
     shown = _row_is_sent(state, spec, outcome)
     messages = [{"event": ALGORITHM_RESULT, **_ids(image), "result": row}] if shown else []
+    completed = False
+    # Serialised once, for the store and for the reads to come (:mod:`haut.emulator.answers`).
+    text = to_json(row) if shown else b""
     with state.store.transaction():
         if shown:
-            state.store.insert("results", row, parent=image_id)
+            state.store.insert("results", row, parent=image_id, text=text.decode())
         state.store.finish_job(image_id, algorithm_id)
         if state.store.pending_jobs(image_id) == 0:
             messages += _complete(state, image, aux, due_at)
+            completed = True
+    if shown:  # once committed
+        state.answers.row_added(image_id, row, text)
+    if completed:
+        state.answers.aux_added(image_id, aux)
     for message in messages:
         state.hub.publish(image["company_id"], message)
 
@@ -202,7 +212,7 @@ def _complete(state: EmulatorState, image: Doc, aux: list[Doc], at: float) -> li
     image["complete"] = True
     image["completed_at"] = at
     for doc in aux:
-        state.store.insert("aux_images", doc, parent=image["id"])
+        state.store.insert("aux_images", doc, parent=image["id"], text=to_json(doc).decode())
     state.store.replace("images", image)
     messages = []
     for run in image["runs"]:
@@ -223,7 +233,11 @@ def _complete(state: EmulatorState, image: Doc, aux: list[Doc], at: float) -> li
 def _image_rows(state: EmulatorState, image_id: str, last: analysis.Row) -> list[analysis.Row]:
     """The image's rows as analysis sees them: the stored ones plus the one being written."""
     rows: dict[int, analysis.Row] = {}
-    for stored in state.store.children("results", image_id):
+    # The rows written by this process are at hand; after a restart they are read back.
+    stored_rows = state.answers.rows_of(image_id, state.store.count_children("results", image_id))
+    if stored_rows is None:
+        stored_rows = state.store.children("results", image_id)
+    for stored in stored_rows:
         spec = catalog.algorithm(stored["algorithm_version_id"])
         rows.setdefault(spec.id, (spec, stored["is_ok"], stored["result"]))
     rows.setdefault(last[0].id, last)

@@ -63,6 +63,7 @@ def delete_metadata(state: EmulatorState, image: Doc) -> None:
         for doc in state.store.children(table, image["id"]):
             state.store.delete(table, doc["id"])
             state.store.drop_blob(aux_blob_id(doc["id"]))
+    state.answers.forget(image["id"])
     image["metadata_deleted"] = True
     state.store.replace("images", image)
 

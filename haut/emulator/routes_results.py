@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from haut.emulator import analysis, errors, pdf, shapes, smoothing
+from haut.emulator.answers import aux_answer
 from haut.emulator.auth import authenticate, bearer_token, state_of
 from haut.emulator.routes_images import ImageInPath, image_doc
 from haut.emulator.routes_subjects import SubjectInPath, base_url, subject_doc
@@ -26,12 +27,18 @@ _ROW_FILTERS = ("application_id", "application_run_id", "application_name")
 router = APIRouter()
 
 
-@router.get(_IMAGE + "/results/")
-async def image_results(request: Request, image: ImageInPath) -> list[dict[str, Any]]:
+@router.get(_IMAGE + "/results/", response_model=list[dict[str, Any]])
+async def image_results(request: Request, image: ImageInPath) -> Any:
     """The rows finished so far (a bare array that grows as algorithms finish)."""
-    rows = state_of(request).store.children("results", image["id"])
-    for key in _ROW_FILTERS:
-        wanted = request.query_params.get(key)
+    state = state_of(request)
+    filters = {key: request.query_params.get(key) for key in _ROW_FILTERS}
+    if not any(filters.values()):
+        stored = state.store.count_children("results", image["id"])
+        ready = state.answers.results(image["id"], stored)
+        if ready is not None:
+            return Response(ready, media_type="application/json")
+    rows = state.store.children("results", image["id"])
+    for key, wanted in filters.items():
         if wanted:
             rows = [row for row in rows if str(row.get(key)) == wanted]
     return rows
@@ -110,16 +117,18 @@ async def smoothed_results(request: Request, image: ImageInPath) -> list[dict[st
     )
 
 
-@router.get(_IMAGE + "/aux/")
-async def aux_images(request: Request, image: ImageInPath) -> list[dict[str, Any]]:
+@router.get(_IMAGE + "/aux/", response_model=list[dict[str, Any]])
+async def aux_images(request: Request, image: ImageInPath) -> Any:
+    state = state_of(request)
     base = base_url(request)
+    stored = state.store.child_ids("aux_images", image["id"])
+    urls = [f"{base}/images/{aux_id}.jpg" for aux_id in stored]
+    ready = state.answers.aux(image["id"], stored, urls)
+    if ready is not None:
+        return Response(ready, media_type="application/json")
     return [
-        {
-            **{k: v for k, v in aux.items() if k not in ("box", "image_id", "results")},
-            "urls": {"original": f"{base}/images/{aux['id']}.jpg"},
-            "results": aux["results"],
-        }
-        for aux in state_of(request).store.children("aux_images", image["id"])
+        aux_answer(aux, f"{base}/images/{aux['id']}.jpg")
+        for aux in state.store.children("aux_images", image["id"])
     ]
 
 

@@ -202,6 +202,7 @@ def delete_batch(state: EmulatorState, batch: Doc) -> None:
                     store.delete(table, doc["id"])
                     store.drop_blob(aux_blob_id(doc["id"]))
             store.drop_jobs(image["id"])
+            state.answers.forget(image["id"])
             store.drop_blob(image["id"])
             store.delete("images", image["id"])
         store.delete("batches", batch["id"])

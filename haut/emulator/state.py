@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from haut.emulator.answers import AnswerCache
 from haut.emulator.clock import EmulatorClock
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.faults import FaultInjector
@@ -32,6 +33,7 @@ class EmulatorState:
     photos: dict[str, Any] = field(default_factory=dict)  # sha256 -> analysis.Photo
     # (sha256, algorithm id, face detector on, side, light) -> (is_ok, payload)
     outcomes: dict[tuple[Any, ...], tuple[bool, dict[str, Any]]] = field(default_factory=dict)
+    answers: AnswerCache = field(default_factory=AnswerCache)  # ready /results/ and /aux/
     last_sweep: float = 0.0
     webhooks: WebhookDispatcher = field(init=False)
 

@@ -116,10 +116,19 @@ class Store:
 
     # --- resource documents -----------------------------------------------------------------
 
-    def insert(self, table: str, doc: Doc, *, parent: str, owner: str | None = None) -> Doc:
+    def insert(
+        self,
+        table: str,
+        doc: Doc,
+        *,
+        parent: str,
+        owner: str | None = None,
+        text: str | None = None,
+    ) -> Doc:
+        """Store ``doc``; ``text``: its JSON, when the caller has it already."""
         self.execute(
             f"INSERT INTO {_doc_table(table)} (id, parent, owner, doc) VALUES (?, ?, ?, ?)",  # noqa: S608
-            (doc["id"], parent, owner, json.dumps(doc)),
+            (doc["id"], parent, owner, json.dumps(doc) if text is None else text),
         )
         return doc
 
@@ -142,6 +151,16 @@ class Store:
     def children(self, table: str, parent: str) -> list[Doc]:
         """Documents under ``parent``, oldest first."""
         return self._docs("WHERE parent = ? ORDER BY seq", table, (parent,))
+
+    def count_children(self, table: str, parent: str) -> int:
+        """How many documents are under ``parent`` (without reading them)."""
+        sql = f"SELECT COUNT(*) FROM {_doc_table(table)} WHERE parent = ?"  # noqa: S608
+        return int(self.execute(sql, (parent,))[0][0])
+
+    def child_ids(self, table: str, parent: str) -> list[str]:
+        """The ids of the documents under ``parent``, oldest first (without reading them)."""
+        sql = f"SELECT id FROM {_doc_table(table)} WHERE parent = ? ORDER BY seq"  # noqa: S608
+        return [str(row[0]) for row in self.execute(sql, (parent,))]
 
     def owned(self, table: str, owner: str) -> list[Doc]:
         return self._docs("WHERE owner = ? ORDER BY seq", table, (owner,))
