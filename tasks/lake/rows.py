@@ -90,7 +90,7 @@ def _newest_per_id(table: pa.Table, id_column: str) -> pa.Table:
         return table
     last = pa.table({"id": ids, "at": pa.array(np.arange(table.num_rows))})
     keep = last.group_by("id", use_threads=False).aggregate([("at", "max")]).column("at_max")
-    return table.take(pc.sort_indices(keep))
+    return table.take(keep.take(pc.sort_indices(keep)))  # the kept positions, in order
 
 
 @dataclass

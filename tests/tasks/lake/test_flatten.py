@@ -13,6 +13,7 @@ from schemas.api_results import result_row_from, result_rows_from
 from schemas.captures import Side
 from tasks.lake import LakeRows
 from tasks.lake.flatten import flatten_image, safe_json, split_value
+from tasks.lake.rows import stable_id
 from tests.tasks.lake_support import (
     AUX_TOKEN,
     FIXTURES,
@@ -326,3 +327,23 @@ def test_a_row_added_again_under_its_id_replaces_the_earlier_one() -> None:
     rows = flatten_image(image, [], [], run_id="r", status="pending")
     rows.extend(flatten_image(image, [], [], run_id="r", status="complete"))
     assert rows.tables()["images"].column("status").to_pylist() == ["complete"]
+
+
+def test_an_image_flattened_twice_into_one_write_keeps_each_metric_once_the_newest() -> None:
+    image = uploaded_image()
+    rows = flatten_image(image, capture_rows(), [], run_id="first", status="complete")
+    rows.extend(flatten_image(image, capture_rows(), [], run_id="second", status="complete"))
+    metrics = rows.tables()["metrics"]
+    ids = metrics.column("metric_id").to_pylist()
+    assert len(ids) == len(set(ids)) == 183
+    assert set(metrics.column("run_id").to_pylist()) == {"second"}
+
+
+def test_metric_ids_are_the_ids_of_the_one_at_a_time_rule() -> None:
+    image = uploaded_image()
+    metrics = flatten_image(image, capture_rows(), [], run_id="r", status="complete")
+    for row in metrics.tables()["metrics"].to_pylist():
+        expected = stable_id(
+            image.image_id, row["algorithm_family"], row["area_name"], row["kind"], row["tech_name"]
+        )
+        assert row["metric_id"] == expected
