@@ -16,6 +16,10 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 # server): none leaves hautflow's background server running after the suite.
 os.environ["HAUTFLOW_PREFECT_SERVER"] = "temporary"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+# A console made when its module is first imported keeps the width of that moment: whichever
+# test imports it first would otherwise decide (80 columns without a terminal), and under
+# pytest-xdist that test differs from run to run. The width the command-line tests ask for.
+os.environ.setdefault("COLUMNS", "200")
 
 from collections.abc import Iterator
 
