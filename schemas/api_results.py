@@ -172,7 +172,9 @@ class ErrorResult(msgspec.Struct, kw_only=True, gc=False):
 ResultPayload = AlgorithmResult | FaceDetectorResult | ErrorResult | float | str | None
 
 
-class ResultRow(msgspec.Struct, kw_only=True, gc=False, omit_defaults=True, repr_omit_defaults=True):
+class ResultRow(
+    msgspec.Struct, kw_only=True, gc=False, omit_defaults=True, repr_omit_defaults=True
+):
     """One algorithm's row of ``/results/`` (or of ``all_results``, aux images, websocket).
 
     ``raw`` is the row's JSON exactly as it came, in bytes (not in the repr)."""
