@@ -113,7 +113,10 @@ def time_lines(t: Throughput) -> list[str]:
         (f"stage: {stage}", f"{report['stages'].get(stage, 0.0):.1f}") for stage in STAGES
     ]
     rows += [
-        ("ingest wall time", f"{t.hautflow.seconds:.1f}"),
+        ("ingest time (until its data, manifest and views are in the lake)",
+         f"{t.hautflow.seconds:.1f}"),
+        ("run report after it: warnings, skin-diary plots, Prefect artifacts (not in the "
+         "ingest time)", f"{report.get('report_seconds', 0.0):.1f}"),
         ("pipeline process CPU", f"{report['cpu_seconds']:.1f}"),
         ("emulator process CPU (whole run)", f"{emulator.get('cpu_seconds', 0.0):.1f}"),
         ("Prefect temporary server start (not in the ingest time)",
@@ -127,12 +130,15 @@ def memory_lines(points: Sequence[MemoryPoint], service: ServiceSettings) -> lis
         (p.captures.captures, p.captures.images, f"{p.run.seconds:.0f}",
          f"{p.run.images / p.run.seconds:.1f}", f"{p.run.report['max_rss_before_kib'] / 1024:.0f}",
          f"{p.run.report['max_rss_kib'] / 1024:.0f}", p.run.report["rows_written"],
-         f"{p.run.report['cpu_seconds']:.0f}", f"{p.run.emulator.get('cpu_seconds', 0.0):.0f}")
+         f"{p.run.report['cpu_seconds']:.0f}",
+         f"{1000 * p.run.report['cpu_seconds'] / max(1, p.run.images):.0f}",
+         f"{p.run.emulator.get('cpu_seconds', 0.0):.0f}",
+         f"{1000 * p.run.emulator.get('cpu_seconds', 0.0) / max(1, p.run.images):.0f}")
         for p in points
     ]  # fmt: skip
     header = (
         "captures", "images", "ingest s", "images/s", "RSS before MiB", "peak RSS MiB",
-        "rows written", "pipeline CPU s", "emulator CPU s",
+        "rows written", "pipeline CPU s", "ms/image", "emulator CPU s", "ms/image",
     )  # fmt: skip
     return [
         f"Service: {service.latency * 1000:.0f} ms per request, no rate limit, results at "

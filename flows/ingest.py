@@ -178,6 +178,7 @@ class _Run:
         self.pending: list[str] = []
         self.unanalysed: list[UnanalysedImage] = []
         self._uploading = asyncio.Semaphore(UPLOADING_CHUNKS)
+        self._chunks_to_upload = 0
         self._most_awaited = AWAITED_CHUNKS * options.chunk_size
 
     async def settled(self, result: ImageResults) -> None:
@@ -208,15 +209,20 @@ class _Run:
             await session.below(self._most_awaited)
 
         async with self._uploading:
-            outcome = await upload_chunk(
-                self.client,
-                self.ledger,
-                self.dataset,
-                quote(chunk),
-                self.options,
-                uploaded,
-                room,
-            )
+            try:
+                outcome = await upload_chunk(
+                    self.client,
+                    self.ledger,
+                    self.dataset,
+                    quote(chunk),
+                    self.options,
+                    uploaded,
+                    room,
+                )
+            finally:
+                self._chunks_to_upload -= 1
+                if self._chunks_to_upload == 0:
+                    session.uploads_done()
         self.uploads.uploaded.extend(outcome.uploaded)
         self.uploads.quarantined.extend(outcome.quarantined)
         self.uploads.failed.extend(outcome.failed)
@@ -233,11 +239,15 @@ class _Run:
         """Every carried-over image and every capture, through one wait session."""
         size = self.options.chunk_size
         # A TaskGroup cancels the other chunks when one fails, so a failed run stops whole.
+        to_upload = chunks(captures, size)
+        self._chunks_to_upload = len(to_upload)
+        if to_upload:
+            session.uploads_started()
         try:
             async with asyncio.TaskGroup() as group:
                 for images in chunks(self.carried_over, size):
                     group.create_task(self.images(images, session))
-                for chunk in chunks(captures, size):
+                for chunk in to_upload:
                     group.create_task(self.captures(chunk, session))
             await session.drain()
         except BaseExceptionGroup as errors:

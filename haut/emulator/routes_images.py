@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
+import threading
 import uuid
 from typing import Annotated, Any
 
@@ -97,6 +99,21 @@ def _decode(state: EmulatorState, body: Body) -> tuple[bytes, analysis.Photo]:
         ) from exc
 
 
+_INSPECTING = threading.Lock()
+"""One photo inspected at a time: OpenCV's cascade classifiers are not safe to share."""
+
+
+def _decode_alone(state: EmulatorState, body: Body) -> tuple[bytes, analysis.Photo]:
+    with _INSPECTING:
+        return _decode(state, body)
+
+
+async def _decoded(state: EmulatorState, body: Body) -> tuple[bytes, analysis.Photo]:
+    """:func:`_decode` off the event loop: inspecting a photo takes tens of milliseconds, in
+    which the service would otherwise answer no other request."""
+    return await asyncio.to_thread(_decode_alone, state, body)
+
+
 def _too_large() -> errors.ApiError:
     return errors.ApiError(
         413, "file_too_large", "The image is larger than 30 MiB.", attr="b64data"
@@ -154,7 +171,10 @@ async def upload_to_batch(
     body = await json_body(request)
     placement = _placement(state, subject, body)
     _check_capacity(state, batch, placement[0], placement[1])
-    doc = _store_image(state, batch, body, placement, _decode(state, body))
+    decoded = await _decoded(state, body)
+    # Checked again: another upload to this batch may have been stored meanwhile.
+    _check_capacity(state, batch, placement[0], placement[1])
+    doc = _store_image(state, batch, body, placement, decoded)
     return shapes.image(doc, base_url(request))
 
 
@@ -164,7 +184,7 @@ async def upload_to_subject(request: Request, subject: SubjectInPath) -> dict[st
     state = state_of(request)
     body = await json_body(request)
     placement = _placement(state, subject, body)
-    decoded = _decode(state, body)
+    decoded = await _decoded(state, body)
     batch = new_batch(state, subject, captured_at=None)
     return shapes.image(_store_image(state, batch, body, placement, decoded), base_url(request))
 

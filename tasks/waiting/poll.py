@@ -10,7 +10,10 @@ Each read costs a request of the rate budget the uploads share, so the first rea
 image waits for about as long as images have been seen to take (:class:`Pace`): the quickest
 of the recent images read complete after a fresh upload. Until one has been, the first image
 is read at once and others after the backoff's cap, so an idle service is never polled for
-each of its photos several times before it has finished any.
+each of its photos several times before it has finished any. While the run is still uploading
+(:attr:`WaitSession.uploading`), a first read waits twice that: uploads go first, and the reads
+held back keep the budget busy at the end, while the last photos are processed, instead of it
+idling there.
 """
 
 from __future__ import annotations
@@ -76,8 +79,10 @@ class PollSchedule:
         self.pace = pace
         self._session: WaitSession | None = None
         self._probing = False
-        self._fresh: set[str] = set()  # added within the backoff's cap of their upload
-        self._parked: dict[str, float] = {}  # fresh images waiting for a pace: upload times
+        self._fresh: dict[str, float] = {}  # added within the cap of their upload: upload times
+        self._tight: set[str] = set()  # first read planned at the earliest it could be done
+        self._parked: set[str] = set()  # fresh images waiting for a pace
+        self._held: set[str] = set()  # read later than their pace while uploads go on
 
     def bind(self, session: WaitSession) -> None:
         self._session = session
@@ -85,43 +90,73 @@ class PollSchedule:
     async def prepare(self, images: Sequence[UploadedImage]) -> None:
         return None
 
+    def _uploading(self) -> bool:
+        return self._session is not None and self._session.uploading
+
     def first_read(self, image: UploadedImage, now: float) -> float:
+        image_id = image.image_id
         uploaded = loop_time_of(image.uploaded_at, now)
         if now - uploaded > self.backoff.cap:
             return now  # uploaded long ago (an earlier run's): it may well be done
-        self._fresh.add(image.image_id)
+        self._fresh[image_id] = uploaded
         settle_age = self.pace.settle_age
-        if settle_age is not None:
-            return max(now, uploaded + settle_age)
-        if not self._probing:
+        if settle_age is None and not self._probing:
             self._probing = True
+            self._tight.add(image_id)
             return now
-        self._parked[image.image_id] = uploaded
-        return max(now, uploaded + self.backoff.cap)
+        if settle_age is None:
+            self._parked.add(image_id)
+            return max(now, uploaded + self.backoff.cap)
+        return self._at_pace(image_id, uploaded, settle_age, now)
+
+    def _at_pace(self, image_id: str, uploaded: float, settle_age: float, now: float) -> float:
+        if self._uploading():
+            # Uploads come first: the reads held back meanwhile are what fills the request
+            # budget at the end, while the last uploads are processed.
+            self._held.add(image_id)
+            return max(now, uploaded + 2 * settle_age)
+        self._tight.add(image_id)
+        return max(now, uploaded + settle_age)
 
     def next_read(self, image: UploadedImage, now: float, misses: int) -> float:
-        self._parked.pop(image.image_id, None)
+        self._parked.discard(image.image_id)
+        self._held.discard(image.image_id)
         return now + self.backoff.delay(misses)
 
-    def done(self, image: UploadedImage, now: float, *, complete: bool) -> None:
-        self._parked.pop(image.image_id, None)
-        if image.image_id not in self._fresh:
-            return
-        self._fresh.discard(image.image_id)
-        if not complete:
-            return
+    def done(self, image: UploadedImage, read_at: float, *, complete: bool, misses: int) -> None:
+        image_id = image.image_id
+        self._parked.discard(image_id)
+        self._held.discard(image_id)
+        tight = image_id in self._tight
+        self._tight.discard(image_id)
+        uploaded = self._fresh.pop(image_id, None)
+        if uploaded is None or not complete or not (tight or misses):
+            return  # a complete read after a wait longer than needed says little
         first = self.pace.settle_age is None
-        self.pace.observe(now - loop_time_of(image.uploaded_at, now))
+        self.pace.observe(read_at - uploaded)
         settle_age = self.pace.settle_age
         if first and settle_age is not None and self._session is not None:
             # The images parked until the service showed its pace are read at that pace.
-            parked, self._parked = self._parked, {}
-            for image_id, uploaded in parked.items():
-                self._session.read_at(image_id, uploaded + settle_age)
+            parked, self._parked = self._parked, set()
+            for parked_id in parked:
+                when = self._at_pace(parked_id, self._fresh[parked_id], settle_age, read_at)
+                self._session.read_at(parked_id, when)
+
+    def uploads_done(self) -> None:
+        """No more uploads: the held reads go at the images' pace."""
+        settle_age = self.pace.settle_age
+        held, self._held = self._held, set()
+        if self._session is None or settle_age is None:
+            return
+        for image_id in held:
+            self._tight.add(image_id)
+            self._session.read_at(image_id, self._fresh[image_id] + settle_age)
 
     def close(self) -> None:
         self._fresh.clear()
+        self._tight.clear()
         self._parked.clear()
+        self._held.clear()
 
 
 class PollWaiter:

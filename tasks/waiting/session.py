@@ -64,9 +64,14 @@ class ReadPolicy(Protocol):
         """When to read again an image whose ``misses``-th read found it unfinished."""
         ...
 
-    def done(self, image: UploadedImage, now: float, *, complete: bool) -> None:
-        """The image is settled (``complete``: a read found all its rows; a policy may learn
-        how long images take) or given up on."""
+    def done(self, image: UploadedImage, read_at: float, *, complete: bool, misses: int) -> None:
+        """The image is settled (``complete``: the read started at ``read_at`` found all its
+        rows, after ``misses`` reads that did not; a policy may learn how long images take) or
+        given up on."""
+        ...
+
+    def uploads_done(self) -> None:
+        """The run has uploaded all it will (see :attr:`WaitSession.uploading`)."""
         ...
 
     def close(self) -> None:
@@ -140,6 +145,8 @@ class WaitSession:
         self._runner: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self.handed_on = 0
+        self.uploading = False
+        """The caller is still uploading images it will add: reads may give way to uploads."""
 
     async def __aenter__(self) -> WaitSession:
         self.policy.bind(self)
@@ -181,6 +188,15 @@ class WaitSession:
             self._awaited[image.image_id] = awaited
             self._arrivals.append(awaited)
         self._wake.set()
+
+    def uploads_started(self) -> None:
+        """More images are being uploaded to join this wait (see :attr:`uploading`)."""
+        self.uploading = True
+
+    def uploads_done(self) -> None:
+        """Every image the caller uploads has been added: reads need give way no more."""
+        self.uploading = False
+        self.policy.uploads_done()
 
     async def settled(self, images: Sequence[UploadedImage]) -> None:
         """Return once these images are handed on; raises the session's failure."""
@@ -301,7 +317,7 @@ class WaitSession:
             awaited.reading = False
             self._due_at(awaited, self.policy.next_read(image, loop.time(), awaited.misses))
             return
-        self.policy.done(image, loop.time(), complete=look is Look.COMPLETE)
+        self.policy.done(image, started, complete=look is Look.COMPLETE, misses=awaited.misses)
         try:
             result = await self.tracker.hand_over(image, look)
             await self._on_result(result)

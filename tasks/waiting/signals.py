@@ -189,8 +189,11 @@ class SignalSchedule:
             return self._polling.next_read(image, now, misses)
         return self._safety_read(now)
 
-    def done(self, image: UploadedImage, now: float, *, complete: bool) -> None:
-        self._polling.done(image, now, complete=complete)
+    def done(self, image: UploadedImage, read_at: float, *, complete: bool, misses: int) -> None:
+        self._polling.done(image, read_at, complete=complete, misses=misses)
+
+    def uploads_done(self) -> None:
+        self._polling.uploads_done()
 
     # --- what the hub says ---------------------------------------------------------------
 
