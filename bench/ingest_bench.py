@@ -94,7 +94,7 @@ def measure_memory(args: argparse.Namespace, workdir: Path) -> list[MemoryPoint]
         latency=args.latency,
         rate_limit=0.0,
         algorithm_delay=0.0,
-        client_concurrency=max(args.client_concurrency, 16),
+        client_concurrency=max(args.client_concurrency, 32),
         reuse_analysis=True,
     )
     points = []

@@ -17,49 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
-import ctypes
-import ctypes.util
-import functools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
-
-import pyarrow as pa
 
 from tasks.lake.flatten import flatten_image
 from tasks.lake.rows import LakeRows
 from tasks.lake.store import Lake
 from tasks.waiting import ImageResults
 
-DEFAULT_FLUSH_ROWS = 25_000
-DEFAULT_QUEUE_IMAGES = 16
+DEFAULT_FLUSH_ROWS = 50_000
+DEFAULT_QUEUE_IMAGES = 32
 """Images put and not yet flattened: a few seconds of results at most."""
-FLATTEN_BATCH = 8
+FLATTEN_BATCH = 16
 """Images flattened in one trip off the event loop."""
-
-T = TypeVar("T")
-
-
-def _malloc_trim() -> Callable[[], object]:
-    """glibc's ``malloc_trim(0)``, or nothing elsewhere (musl, macOS)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    return lambda: trim(0)
-
-
-_give_back = _malloc_trim()
-
-
-def give_memory_back() -> None:
-    """Return the memory a flush freed to the system: Arrow's pool and the C allocator keep
-    freed pages for reuse, so a long run's resident set would otherwise creep up flush after
-    flush."""
-    pa.default_memory_pool().release_unused()
-    _give_back()
 
 
 class BufferedLakeWriter:
@@ -90,9 +59,6 @@ class BufferedLakeWriter:
         self._queue: asyncio.Queue[ImageResults] = asyncio.Queue(max(1, queue_images))
         self._consumer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
-        # One thread flattens and writes: the big, short-lived buffers then come and go in one
-        # allocator arena instead of in one per worker thread of the default executor.
-        self._thread: ThreadPoolExecutor | None = None
         self.rows_written = 0
         self.files: list[str] = []
 
@@ -107,7 +73,7 @@ class BufferedLakeWriter:
     async def add(self, results: Sequence[ImageResults]) -> None:
         """Flatten these images' results; write when the buffer is full."""
         # Flattening takes long enough to stall uploads and reads: off the event loop.
-        rows = await self._off_the_loop(self._flatten, results)
+        rows = await asyncio.to_thread(self._flatten, results)
         async with self._lock:
             self._rows.extend(rows)
             self._image_ids.extend(r.image.image_id for r in results if r.complete)
@@ -162,47 +128,15 @@ class BufferedLakeWriter:
             self._rows, self._image_ids = LakeRows(), []
             if len(rows) == 0:
                 return
-            count = len(rows)
-            # Handed over in a list the thread empties, so the rows are freed before it gives
-            # their memory back.
-            handed = [rows]
-            del rows
-            written = await self._off_the_loop(self._write_files, handed)
+            written = await asyncio.to_thread(self._lake.write, rows, run_id=self._run_id)
             self.files.extend(written)
-            self.rows_written += count
+            self.rows_written += len(rows)
             self._on_written(image_ids)
 
-    def _write_files(self, handed: list[LakeRows]) -> list[str]:
-        rows = handed.pop()
-        written = []
-        # A table at a time, its rows dropped once written: a flush holds one table's Arrow
-        # copy at most, not every table's at once.
-        for table in sorted(rows.rows.keys() | rows.blocks.keys()):
-            one = LakeRows()
-            if table in rows.rows:
-                one.rows[table] = rows.rows.pop(table)
-            if table in rows.blocks:
-                one.blocks[table] = rows.blocks.pop(table)
-            written += self._lake.write(one, run_id=self._run_id)
-            del one
-        del rows
-        give_memory_back()
-        return written
-
-    async def _off_the_loop(self, function: Callable[..., T], *args: Any) -> T:
-        if self._thread is None:
-            self._thread = ThreadPoolExecutor(1, thread_name_prefix="hautflow-lake-writer")
-        call = functools.partial(contextvars.copy_context().run, function, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._thread, call)
-
     async def aclose(self) -> None:
-        """Stop the consumer and the writing thread (after :meth:`flush`, or to drop what is
-        queued)."""
+        """Stop the consumer (after :meth:`flush`, or to drop what is queued)."""
         if self._consumer is not None:
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
             self._consumer = None
-        if self._thread is not None:
-            self._thread.shutdown(wait=False)
-            self._thread = None
