@@ -11,8 +11,10 @@ It is the pipeline's hottest code (about 540 rows from 200 KB of JSON per image)
 the decoded structs of :mod:`schemas.api_results` and keeps each row's JSON text as it came.
 
 Secrets: aux image URLs arrive already stripped of tokens (:class:`schemas.api_results.AuxImage`);
-raw JSON kept for replay passes through :func:`safe_raw`, which strips token-bearing URL
-parameters and masks anything else that looks like a secret.
+a row or aux image whose JSON bytes show any sign of a secret
+(:func:`haut.redaction.bytes_may_hold_secret`) has its token-bearing URL parameters stripped and
+anything else that looks like a secret masked, and is read again from that scrubbed JSON
+(:func:`_cleaned_row`), so neither its raw JSON nor any column made from it keeps what was masked.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from schemas.captures import Side, UploadedImage
 from schemas.url_secrets import is_secret_name, strip_url_secrets
 from tasks.lake.rows import ColumnBlock, LakeRows, Row, capture_month, stable_id, stable_ids_under
 
-__all__ = ["flatten_image", "safe_json", "safe_raw", "split_value"]
+__all__ = ["flatten_image", "safe_json", "split_value"]
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 # A URL that _strip_urls could change: one with a query or user info. Aux image URLs usually
@@ -93,15 +95,6 @@ def safe_json(value: Any) -> str:
     if _URL_WITH_SECRET_PLACE.search(text) or may_hold_secret(text):
         return _dumps(_scrub(value))
     return text
-
-
-def safe_raw(data: bytes) -> str:
-    """JSON as it came (bytes), as text; when it shows a place a secret could be
-    (:func:`haut.redaction.bytes_may_hold_secret`), the same JSON with URL tokens removed and
-    other secrets masked, walked value by value so it stays JSON."""
-    if bytes_may_hold_secret(data):
-        return _dumps(_scrub(json.loads(data)))
-    return data.decode()
 
 
 def _cleaned_row(row: ResultRow) -> tuple[ResultRow, str]:
