@@ -97,6 +97,7 @@ def discover_task(options: IngestOptions) -> Discovery:
 def plan_task(discovery: Discovery, ledger: Ledger, options: IngestOptions) -> Plan:
     lake = Lake(options.lake, options.fs_options())
     if not options.dry_run:  # a dry run writes no lake: the next real run reports them
+        lake.publish()  # what a killed run staged, before anything reads the lake
         for run_id in record_died_runs(lake, ledger.unfinished_runs):
             get_run_logger().warning("Run %s had died: its runs row now says so", run_id)
         ledger.forget_runs(ledger.unfinished_runs)

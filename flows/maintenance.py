@@ -1,11 +1,12 @@
-"""Lake maintenance as a flow: merge the small files runs leave behind, then refresh the views.
+"""Lake maintenance as a flow: publish what killed runs staged, merge doubled partitions, and
+refresh the views.
 
-Every ingest or backfill run adds a file per table-partition it touches, so a lake fed nightly
-grows thousands of small files and every DuckDB scan opens all of them. ``prefect.yaml``
-schedules this flow weekly. It is safe beside a running ingest: :meth:`tasks.lake.Lake.compact`
-writes each merged file before deleting the ones it merged, and a file written after it listed
-a partition is left alone, so nothing is lost and the views (newest row per id) hide the
-duplicates a crash in between would leave.
+Every run publishes its own rows (:meth:`tasks.lake.Lake.publish`), so a healthy lake holds
+each id once in few large files and this flow finds little to do. It is the safety net
+``prefect.yaml`` schedules weekly: rows a killed run left in ``_staging/`` are published, and a
+partition a publish was killed in the middle of (its new files in place, the old ones not yet
+deleted) is merged again. It is safe beside a running ingest: publishes of one local lake take
+turns, and each writes its new files before deleting the ones it merged, so nothing is lost.
 
 Orchestration only: one task per table, so the Prefect UI shows which table took the time or
 failed. Bucket lakes take their credentials from the environment (``AWS_*``, ``GOOGLE_*``), like
@@ -41,8 +42,9 @@ def refresh_views(lake: str, state_dir: str) -> Path:
 async def compact_lake(
     lake: str = DEFAULT_LAKE, state_dir: str = DEFAULT_STATE, table: str | None = None
 ) -> CompactionReport:
-    """Merge each partition's files of ``lake`` into one (newest row per id; nothing is lost),
-    then rewrite the views file in ``state_dir``. ``table``: that table only; None: all."""
+    """Publish what is staged in ``lake`` and merge any partition whose files are not of one
+    publish (newest row per id; nothing is lost), then rewrite the views file in
+    ``state_dir``. ``table``: that table only; None: all."""
     names = [table_spec(table).name] if table else list(TABLES)
     store = Lake(lake)
     report = CompactionReport()

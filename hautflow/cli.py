@@ -50,7 +50,7 @@ COMMANDS = (
     LazyCommand(
         "compact",
         "hautflow.lake_cli:compact",
-        "Merge the lake's small files (newest row per id kept; nothing is lost).",
+        "Publish staged rows and merge partitions left doubled (newest row per id; none lost).",
     ),
     LazyCommand(
         "backfill",

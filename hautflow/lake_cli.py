@@ -78,7 +78,7 @@ def compact(
     lake: Annotated[str, typer.Option(help="The Parquet lake.")] = DEFAULT_LAKE,
     table: Annotated[str | None, typer.Option(help="One table only.")] = None,
 ) -> None:
-    """Merge the lake's small files (newest row per id kept; nothing is lost)."""
+    """Publish staged rows and merge partitions left doubled (newest row per id; none lost)."""
     from schemas.lake import TABLES
     from tasks.lake import Lake
 
@@ -91,7 +91,7 @@ def compact(
     report = Lake(lake).compact(table)
     what = f"table {table}" if table else "every table"
     if not report.partitions_compacted:
-        typer.echo(f"Nothing to compact in {lake} ({what}): each partition has one file.")
+        typer.echo(f"Nothing to compact in {lake} ({what}): each partition holds an id once.")
         return
     dropped = report.rows_before - report.rows_after
     typer.echo(

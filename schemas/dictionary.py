@@ -160,7 +160,7 @@ def _views_section() -> list[str]:
         "## Views",
         "",
         "`data/state/lake.duckdb` (written by every run, or `hautflow views`) has a view of the "
-        "same name per table, holding the newest row per id, and:",
+        "same name per table, reading its Parquet files as they are, and:",
         "",
         f"### {WIDE_VIEW}",
         "",
@@ -191,9 +191,11 @@ def lake_dictionary() -> str:
         "schemas/views.py: edit those, then run it. A test fails when this file is stale. -->",
         "",
         "Hive-partitioned Parquet under the lake (`--lake`, default `data/lake/`), one folder "
-        "per table. Every row has a stable id, the `run_id` that wrote it and `written_at`; a "
-        "row written again lands in a new file under the same id, and readers keep the newest "
-        "`written_at` per id (the views do). Each column's description, and for a column with "
+        "per table. Every row has a stable id, the `run_id` that wrote it and `written_at`; "
+        "the files hold each id once (a row written again replaces the older one, newest "
+        "`written_at` wins, when its run publishes), so any reader takes them as they are. "
+        "Rows a run has written but not yet published wait under `_staging/`, which readers "
+        "skip. Each column's description, and for a column with "
         "a fixed set of values what each value means, travel inside every Parquet file as "
         "field metadata (`description`, `values`: JSON):",
         "",

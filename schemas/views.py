@@ -1,17 +1,16 @@
-"""DuckDB views over the lake: one per table, deduplicated by id, plus a wide view and macros.
+"""DuckDB views over the lake: one per table, plus a wide view and macros.
 
 Each table view reads every Parquet file of its table (``read_parquet`` with hive partitioning
-and ``union_by_name``, so files written before a column was added still read) and keeps the
-newest row per id (``written_at``, then file name): a rerun or a backfill never doubles a row.
+and ``union_by_name``, so files written before a column was added still read), as they are: the
+lake keeps each id once at rest (:mod:`tasks.lake.store` merges a run's rows into the
+partitions it touched), so a rerun or a backfill never doubles a row and a filter on any column
+reaches the Parquet scan.
 
 ``image_metrics_wide`` has one row per image with the face-area main metric of each algorithm
 family as its own column (``redness``, ``acne``, ...), beside subject, session, side and time;
 ``image_metrics_wide_of(subject_key)`` is the same for one subject, read without touching the
 others' rows. Macros: ``subject_diary(subject_key)`` (the front images of a subject, oldest
 first) and ``metric_series(subject_key, algorithm)`` (one family's face score over time).
-
-Every view of a table whose ids belong to one subject partitions its newest-row window by
-subject too, so a filter on ``subject_key`` reaches the Parquet scan (see ``_dedupe_partition``).
 
 Smoothing (reference §13.12, as the API and its emulator do it): ``smoothing_points`` (view: every
 image's face-area main value per family, ok rows only, with the time the API keeps),
@@ -99,16 +98,20 @@ def file_pattern(table_location: str, spec: TableSpec) -> str:
 
 
 def table_view_sql(spec: TableSpec, table_location: str | None) -> str:
-    """``CREATE VIEW`` of one table; a typed empty view when the table has no files yet."""
+    """``CREATE VIEW`` of one table; a typed empty view when the table has no files yet.
+
+    The files are read as they are: the lake keeps each id once at rest. The typed empty row
+    set joined by name gives the view every column of the table's schema even when all its
+    files predate a column (those read as null), so queries never depend on the files' age.
+    """
+    columns = ", ".join(f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in spec.schema)
+    typed_empty = f"SELECT {columns} WHERE false"
     if table_location is None:
-        columns = ", ".join(
-            f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in spec.schema
-        )
-        return f"CREATE OR REPLACE VIEW {spec.name} AS SELECT {columns} WHERE false"
+        return f"CREATE OR REPLACE VIEW {spec.name} AS {typed_empty}"
     hive_types = ", ".join(
         f"'{name}': '{duckdb_type(spec.schema.field(name).type)}'" for name in spec.partition_by
     )
-    options = "union_by_name = true, filename = true"
+    options = "union_by_name = true"
     if spec.partition_by:
         options += f", hive_partitioning = true, hive_types = {{{hive_types}}}"
     else:
@@ -116,37 +119,9 @@ def table_view_sql(spec: TableSpec, table_location: str | None) -> str:
     source = f"read_parquet({quote_literal(file_pattern(table_location, spec))}, {options})"
     # Identifiers come from schemas.lake, the only literal (the path) is quoted.
     return (
-        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT * EXCLUDE (filename) FROM {source} "  # noqa: S608
-        f"QUALIFY row_number() OVER (PARTITION BY {_dedupe_partition(spec)} "
-        "ORDER BY written_at DESC NULLS LAST, filename DESC) = 1"
+        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT * FROM {source} "  # noqa: S608
+        f"UNION ALL BY NAME {typed_empty}"
     )
-
-
-# Tables whose id belongs to one subject for good (ids the API gave, or derived from them).
-_ONE_SUBJECT_PER_ID = frozenset(
-    {
-        "subjects",
-        "batches",
-        "images",
-        "results",
-        "metrics",
-        "aux_images",
-        "aux_metrics",
-        "masks",
-        "smoothed_results",
-    }
-)
-
-
-def _dedupe_partition(spec: TableSpec) -> str:
-    """The columns the newest-row window partitions by: the id, and the subject where the id
-    fixes it. Adding the subject changes no result, but lets DuckDB push a filter on
-    ``subject_key`` below the window to the Parquet scan: one subject's query then reads and
-    deduplicates that subject's rows, not the whole table (8x faster and a fifth of the memory
-    on a lake of 16,666 photos)."""
-    if spec.name in _ONE_SUBJECT_PER_ID:
-        return f'subject_key, "{spec.id_column}"'
-    return f'"{spec.id_column}"'
 
 
 def wide_view_sql() -> tuple[str, str]:

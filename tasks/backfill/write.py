@@ -100,13 +100,14 @@ class BackfillWriter:
             rows, self._smoothed = self._smoothed, LakeRows()
             if len(rows) == 0:
                 return
-            await asyncio.to_thread(self.lake.write, rows, run_id=self.run_id)
+            await asyncio.to_thread(self.lake.stage, rows, run_id=self.run_id)
             self.smoothed_rows += len(rows)
 
     async def flush(self) -> None:
-        """Write everything buffered (results first: the ledger follows them)."""
-        await self.writer.flush()
+        """Write everything buffered (smoothed rows staged, then results: the ledger follows
+        them) and publish it all."""
         await self._flush_smoothed()
+        await self.writer.flush()
 
     def tally(self, record: RunRecord) -> RunRecord:
         """The run's manifest row with this writer's counts."""

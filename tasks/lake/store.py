@@ -1,26 +1,46 @@
 """The lake: hive-partitioned Parquet under a local path or any fsspec URL (``s3://...``).
 
-:meth:`Lake.write` stamps ``written_at`` and writes one file per table-partition per call with a
-unique name (run id + uuid), so runs never overwrite each other and a rerun only adds newer
-versions of the same ids (readers keep the newest). Local files are written under a hidden
-temporary name and renamed, so a reader never sees half a file; object stores publish an object
-only when its upload completes.
+Every id is in the lake once: each table partition (``metrics/capture_month=2026-01/``) holds
+files that together hold each id once, so readers (the views, Spark, Polars, pandas) take the
+files as they are, with no de-duplication step.
 
-:meth:`Lake.compact` merges each partition's files into one, keeping the newest row per id: it
-writes the merged file first and deletes the old ones after, so a crash in between leaves
-duplicates (which the views hide), never a loss.
+Writing is two steps. :meth:`Lake.stage` writes new rows (stamped ``written_at``) to the
+staging area, ``<lake>/_staging/<table>/<partition>/``, one file per table-partition with a
+unique name (run id + uuid): any number of writers can stage at once, nothing is read or
+rewritten. :meth:`Lake.publish` then merges each partition that has staged rows with its
+published files, keeping the newest row per id (``written_at``, then file name), into new files
+(``part-<token>-<n>.parquet``, about 128 MB each, sorted by subject and time), and deletes the
+inputs after the outputs are in place. :meth:`Lake.write` is both: rows are published when it
+returns. The ingest's writer stages as it goes and publishes once at the end of the run (each
+run also starts by publishing what a killed run staged), so a partition is rewritten once per
+run, not once per flush.
+
+Crashes: a staged file is published by the next publish. Local files are written under a hidden
+temporary name and renamed, so a reader never sees half a file; object stores publish an object
+only when its upload completes. A publish killed between putting its new files in place and
+deleting the old ones leaves both versions in the partition (rows doubled, none lost) until
+the next publish, which merges any partition whose files are not of one publish. Publishes of
+one local lake take turns (a ``flock``); on a bucket, one publisher at a time is the caller's
+to keep (every ingest publishes under its ledger's run lock); two at once would leave such a
+doubled partition, never lose a row.
+
+Files written before this scheme (one per write, ``<run>-<uuid>.parquet``) are merged by the
+first publish or :meth:`Lake.compact`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import posixpath
 import re
+import time
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import fsspec
@@ -29,16 +49,23 @@ import pyarrow.parquet as pq
 
 from schemas.lake import TABLES, TIMESTAMP, TableSpec, table_spec
 from tasks.fs import is_local
+from tasks.lake.merge import merge_files
 from tasks.lake.rows import LakeRows
 
-__all__ = ["CompactionReport", "Lake", "LakeRows", "newest_per_id"]
+__all__ = ["STAGING", "CompactionReport", "Lake", "LakeRows", "newest_per_id"]
+
+STAGING = "_staging"
+"""The folder (under the lake) of rows written but not yet published. Its leading underscore
+hides it from Spark and Hive; the views read only the tables' own folders."""
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_PUBLISHED = re.compile(r"part-([0-9a-f]{16})-\d+\.parquet")
+_STALE_TEMPORARY_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
 class CompactionReport:
-    """What a compaction did, summed over the tables it looked at."""
+    """What a publish or compaction did, summed over the partitions it merged."""
 
     partitions_compacted: int = 0
     files_before: int = 0
@@ -101,6 +128,15 @@ def _split_partitions(table: pa.Table, spec: TableSpec) -> dict[str, pa.Table]:
     return {folder: table.take(rows) for folder, rows in positions.items()}
 
 
+def at_rest(paths: Iterable[str]) -> bool:
+    """Whether a partition's files hold each id once: one file, or the files of one publish."""
+    names = [posixpath.basename(path) for path in paths]
+    if len(names) <= 1:
+        return True
+    tokens = {found.group(1) if (found := _PUBLISHED.fullmatch(n)) else None for n in names}
+    return len(tokens) == 1 and None not in tokens
+
+
 class Lake:
     """A lake of Parquet tables at a local path or fsspec URL."""
 
@@ -120,19 +156,35 @@ class Lake:
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
     def files(self, table: str) -> list[str]:
-        """The table's Parquet files (filesystem paths), sorted."""
-        folder = posixpath.join(self.root, table_spec(table).name)
+        """The table's published Parquet files (filesystem paths), sorted."""
+        return self._parquet_under(posixpath.join(self.root, table_spec(table).name))
+
+    def staged_files(self, table: str) -> list[str]:
+        """The table's staged files, not yet published (filesystem paths), sorted."""
+        return self._parquet_under(posixpath.join(self.root, STAGING, table_spec(table).name))
+
+    def _parquet_under(self, folder: str) -> list[str]:
         if not self.fs.exists(folder):
             return []
-        found = self.fs.find(folder)
         return sorted(
             path
-            for path in found
+            for path in self.fs.find(folder)
             if path.endswith(".parquet") and not posixpath.basename(path).startswith(".")
         )
 
-    def write(self, rows: LakeRows, *, run_id: str) -> list[str]:
-        """Write every table of ``rows``: one new file per table-partition; returns their paths."""
+    def write(self, rows: LakeRows, *, run_id: str, publish: bool = True) -> list[str]:
+        """Stage every table of ``rows`` and (unless told not to) publish; returns the staged
+        files' paths (gone once published)."""
+        paths = self.stage(rows, run_id=run_id)
+        if publish:
+            self.publish()
+        return paths
+
+    def stage(self, rows: LakeRows, *, run_id: str) -> list[str]:
+        """Write every table of ``rows`` to the staging area: one new file per table-partition.
+
+        Rows staged are in the lake for good (the next :meth:`publish` merges them), but readers
+        of the tables see them only once published."""
         written_at = pa.scalar(datetime.now(UTC), TIMESTAMP)
         stem = _UNSAFE_NAME.sub("_", run_id)[:80] or "run"
         paths = []
@@ -143,10 +195,102 @@ class Lake:
             table = table.set_column(index, spec.schema.field("written_at"), stamp)
             for folder, part in _split_partitions(table, spec).items():
                 file_name = f"{stem}-{uuid.uuid4().hex}.parquet"
-                path = posixpath.join(self.root, name, folder, file_name)
+                path = posixpath.join(self.root, STAGING, name, folder, file_name)
                 self._put(conform(part, spec.file_schema), path)
                 paths.append(path)
         return paths
+
+    def publish(self, tables: Iterable[str] | None = None) -> CompactionReport:
+        """Merge every partition that has staged rows, or whose files are not of one publish,
+        into files holding each id once. Returns what was merged (nothing: all at rest)."""
+        names = [table_spec(t).name for t in tables] if tables is not None else list(TABLES)
+        report = CompactionReport()
+        with self._publish_lock():
+            for name in names:
+                report += self._publish_table(TABLES[name])
+        return report
+
+    def compact(self, table: str | None = None) -> CompactionReport:
+        """Bring every partition (of ``table``, or of all tables) to rest: :meth:`publish`."""
+        return self.publish([table] if table else None)
+
+    @contextlib.contextmanager
+    def _publish_lock(self) -> Iterator[None]:
+        """Publishes of one local lake take turns; the kernel lets go if the holder dies."""
+        if not self.is_local:
+            yield
+            return
+        folder = posixpath.join(self.root, STAGING)
+        self.fs.makedirs(folder, exist_ok=True)
+        with open(posixpath.join(folder, ".publish.lock"), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self._remove_stale_temporaries()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete the hidden half-written files of writers killed an hour ago or more."""
+        if not self.fs.exists(self.root):
+            return
+        cutoff = time.time() - _STALE_TEMPORARY_SECONDS
+        for path in self.fs.find(self.root):
+            name = posixpath.basename(path)
+            if name.startswith(".") and name.endswith(".tmp"):
+                with contextlib.suppress(FileNotFoundError):
+                    if self.fs.modified(path).timestamp() < cutoff:
+                        self.fs.rm(path)
+
+    def _publish_table(self, spec: TableSpec) -> CompactionReport:
+        table_root = posixpath.join(self.root, spec.name)
+        staging_root = posixpath.join(self.root, STAGING, spec.name)
+        published = _by_folder(self.files(spec.name), table_root)
+        staged = _by_folder(self.staged_files(spec.name), staging_root)
+        report = CompactionReport()
+        for folder in sorted(set(published) | set(staged)):
+            current, new = published.get(folder, []), staged.get(folder, [])
+            if new or not at_rest(current):
+                report += self._merge_partition(spec, folder, current, new)
+        return report
+
+    def _merge_partition(
+        self, spec: TableSpec, folder: str, published: list[str], staged: list[str]
+    ) -> CompactionReport:
+        target_folder = posixpath.join(self.root, spec.name, folder)
+        token = uuid.uuid4().hex[:16]
+        outputs: list[tuple[str, str]] = []  # (where it is written, where it is published)
+
+        def open_target(n: int) -> IO[bytes]:
+            final = posixpath.join(target_folder, f"part-{token}-{n}.parquet")
+            if not self.is_local:
+                outputs.append((final, final))
+                return self.fs.open(final, "wb")
+            self.fs.makedirs(target_folder, exist_ok=True)
+            temporary = posixpath.join(target_folder, f".part-{token}-{n}.parquet.tmp")
+            outputs.append((temporary, final))
+            return self.fs.open(temporary, "wb")
+
+        inputs = [*published, *staged]
+        try:
+            merged = merge_files(
+                [p if self.is_local else self.fs.unstrip_protocol(p) for p in inputs],
+                spec,
+                open_target,
+                filesystem=None if self.is_local else self.fs,
+            )
+        except BaseException:
+            for written, _ in outputs:
+                with contextlib.suppress(OSError):
+                    self.fs.rm(written)
+            raise
+        for written, final in outputs:
+            if written != final:
+                self.fs.mv(written, final)
+        # Only now are the inputs redundant: a crash before this line leaves rows doubled (the
+        # next publish merges them again), never lost.
+        self.fs.rm(inputs)
+        return CompactionReport(1, len(inputs), merged.files_out, merged.rows_in, merged.rows_out)
 
     def _put(self, table: pa.Table, path: str) -> None:
         if not self.is_local:
@@ -165,35 +309,9 @@ class Lake:
             table = pq.read_table(source)
         return conform(table, spec.file_schema)
 
-    def compact(self, table: str | None = None) -> CompactionReport:
-        """Merge each partition's files into one, keeping the newest row per id."""
-        names = [table_spec(table).name] if table else list(TABLES)
-        report = CompactionReport()
-        for name in names:
-            report += self._compact_table(TABLES[name])
-        return report
-
-    def _compact_table(self, spec: TableSpec) -> CompactionReport:
-        by_folder: dict[str, list[str]] = defaultdict(list)
-        for path in self.files(spec.name):
-            by_folder[posixpath.dirname(path)].append(path)
-        report = CompactionReport()
-        for folder, paths in sorted(by_folder.items()):
-            if len(paths) > 1:
-                report += self._compact_partition(spec, folder, paths)
-        return report
-
-    def _compact_partition(
-        self, spec: TableSpec, folder: str, paths: list[str]
-    ) -> CompactionReport:
-        merged = pa.concat_tables([self._read_file(path, spec) for path in paths])
-        kept = newest_per_id(merged, spec.id_column)
-        self._put(kept, posixpath.join(folder, f"compact-{uuid.uuid4().hex}.parquet"))
-        self.fs.rm(paths)
-        return CompactionReport(1, len(paths), 1, merged.num_rows, kept.num_rows)
-
     def read(self, table: str, *, deduplicate: bool = True) -> pa.Table:
-        """A whole table (partition columns included), newest row per id unless told otherwise."""
+        """A whole published table (partition columns included), newest row per id unless told
+        otherwise (at rest, the files hold each id once already)."""
         spec = table_spec(table)
         parts = [
             self._with_partitions(self._read_file(p, spec), p, spec) for p in self.files(table)
@@ -228,3 +346,11 @@ class Lake:
         with self.fs.open(temporary, "wb") as target:
             target.write(data)
         self.fs.mv(temporary, path)
+
+
+def _by_folder(paths: Iterable[str], root: str) -> dict[str, list[str]]:
+    """Partition folder relative to ``root`` ("" unpartitioned) -> its files."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        grouped[posixpath.relpath(posixpath.dirname(path), root).removeprefix(".")].append(path)
+    return grouped

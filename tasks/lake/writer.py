@@ -3,10 +3,12 @@
 Results arrive an image at a time (:meth:`BufferedLakeWriter.put`, as each image settles) or a
 batch at a time (:meth:`BufferedLakeWriter.add`); writing each would scatter a run over
 thousands of small files, and holding a whole run would make memory grow with its size. The
-writer keeps at most ``flush_rows`` rows, then writes one file per table and partition, and
-only then tells the ledger those images are written: a crash before a flush leaves them
-"uploaded", and the next run reads their results again. The lake's views keep the newest row
-per id, so an image written twice is still one row.
+writer keeps at most ``flush_rows`` rows, then stages one file per table and partition
+(:meth:`tasks.lake.Lake.stage`), and only then tells the ledger those images are written: a
+crash before that leaves them "uploaded", and the next run reads their results again; a crash
+after it leaves them staged, and the next run's first publish brings them in. :meth:`flush`
+(at the end of a run, or of a failed one) stages the rest and publishes, so each partition the
+run touched is rewritten once, not once per ``flush_rows``.
 
 Images put one at a time wait in a short queue (``queue_images``) for one consumer that
 flattens what has gathered off the event loop; a full queue makes ``put`` wait, which holds
@@ -60,7 +62,7 @@ class BufferedLakeWriter:
         self._consumer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self.rows_written = 0
-        self.files: list[str] = []
+        self._unpublished = False
 
     async def put(self, result: ImageResults) -> None:
         """Take one image's results; they are flattened soon and written with the next flush.
@@ -78,7 +80,7 @@ class BufferedLakeWriter:
             self._rows.extend(rows)
             self._image_ids.extend(r.image.image_id for r in results if r.complete)
         if len(self._rows) >= self._flush_rows:
-            await self._write()
+            await self._write(publish=False)
 
     async def _consume(self) -> None:
         while True:
@@ -115,23 +117,25 @@ class BufferedLakeWriter:
         return rows
 
     async def flush(self) -> None:
-        """Write what is buffered or queued, then mark its complete images written in the
-        ledger."""
+        """Write what is buffered or queued, mark its complete images written in the ledger,
+        and publish everything staged so far."""
         if self._consumer is not None:
             await self._queue.join()
-        await self._write()
+        await self._write(publish=True)
         self._raise_if_failed()
 
-    async def _write(self) -> None:
+    async def _write(self, *, publish: bool) -> None:
         async with self._lock:
             rows, image_ids = self._rows, self._image_ids
             self._rows, self._image_ids = LakeRows(), []
-            if len(rows) == 0:
-                return
-            written = await asyncio.to_thread(self._lake.write, rows, run_id=self._run_id)
-            self.files.extend(written)
-            self.rows_written += len(rows)
-            self._on_written(image_ids)
+            if len(rows):
+                await asyncio.to_thread(self._lake.stage, rows, run_id=self._run_id)
+                self._unpublished = True
+                self.rows_written += len(rows)
+                self._on_written(image_ids)
+            if publish and self._unpublished:
+                await asyncio.to_thread(self._lake.publish)
+                self._unpublished = False
 
     async def aclose(self) -> None:
         """Stop the consumer (after :meth:`flush`, or to drop what is queued)."""

@@ -123,17 +123,26 @@ class SmoothedWriter:
         self._rows = LakeRows()
         self._lock = asyncio.Lock()
         self.rows_written = 0
+        self._unpublished = False
 
     async def add(self, rows: LakeRows) -> None:
         async with self._lock:
             self._rows.extend(rows)
             full = len(self._rows) >= self._flush_rows
         if full:
-            await self.flush()
+            await self._write(publish=False)
 
     async def flush(self) -> None:
+        """Write what is buffered and publish everything this writer staged."""
+        await self._write(publish=True)
+
+    async def _write(self, *, publish: bool) -> None:
         async with self._lock:
             rows, self._rows = self._rows, LakeRows()
             if len(rows):
-                await asyncio.to_thread(self._lake.write, rows, run_id=self._run_id)
+                await asyncio.to_thread(self._lake.stage, rows, run_id=self._run_id)
+                self._unpublished = True
                 self.rows_written += len(rows)
+            if publish and self._unpublished:
+                await asyncio.to_thread(self._lake.publish)
+                self._unpublished = False

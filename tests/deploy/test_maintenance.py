@@ -1,4 +1,4 @@
-"""The lake maintenance flow: small files merged (newest row per id kept), the views file
+"""The lake maintenance flow: staged rows published (newest row per id kept), the views file
 rewritten; run in this process against the session's Prefect test server (the path through a
 deployment and a worker, pull step included, is the ingest's in test_schedule.py)."""
 
@@ -23,18 +23,18 @@ def _on_the_test_server(prefect_server: str) -> str:
 
 
 def lake_of_two_runs(root: Path) -> Lake:
-    """One image written twice, pending then complete: two files per table-partition."""
+    """One image staged twice, pending then complete: two files per table-partition."""
     lake = Lake(str(root))
     image = uploaded_image()
     for status in ("pending", "complete"):
         rows = flatten_image(image, capture_rows(image.image_id), [], run_id=status, status=status)
-        lake.write(rows, run_id=status)
+        lake.stage(rows, run_id=status)
     return lake
 
 
 def test_compaction_leaves_one_file_per_partition_and_fresh_views(tmp_path: Path) -> None:
     lake = lake_of_two_runs(tmp_path / "lake")
-    assert len(lake.files("metrics")) == 2
+    assert len(lake.staged_files("metrics")) == 2
     state = tmp_path / "state"
 
     report = asyncio.run(compact_lake(lake=str(tmp_path / "lake"), state_dir=str(state)))
@@ -42,6 +42,7 @@ def test_compaction_leaves_one_file_per_partition_and_fresh_views(tmp_path: Path
     assert report.files_before == 2 * report.files_after > 0
     assert report.rows_before == 2 * report.rows_after
     assert len(lake.files("metrics")) == 1
+    assert lake.staged_files("metrics") == []
     # The views file the plain duckdb shell opens: newest row per id, from the merged files.
     con = duckdb.connect(str(state / "lake.duckdb"), read_only=True)
     try:
@@ -58,7 +59,7 @@ def test_one_table_only(tmp_path: Path) -> None:
     )
     assert report.files_after == 1
     assert len(lake.files("images")) == 1
-    assert len(lake.files("metrics")) == 2  # untouched
+    assert len(lake.staged_files("metrics")) == 2  # untouched
 
 
 def test_an_unknown_table_names_the_known_ones(tmp_path: Path) -> None:
