@@ -13,7 +13,14 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
-from schemas.lake import SHARED_COLUMNS, TABLES, TableSpec, field_values
+from schemas.lake import (
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    SHARED_COLUMNS,
+    TABLES,
+    TableSpec,
+    field_values,
+)
 from schemas.scores import FACE_SCALES, ITA_CLASSES, SCORE_CLASSES, Better, FaceScale
 from schemas.views import FACE_FAMILIES, IMAGE_COLUMNS, WIDE_VIEW, duckdb_type
 
@@ -197,13 +204,18 @@ def lake_dictionary() -> str:
         "Rows a run has written but not yet published wait under `_staging/`, which readers "
         "skip. Each column's description, and for a column with "
         "a fixed set of values what each value means, travel inside every Parquet file as "
-        "field metadata (`description`, `values`: JSON):",
+        "field metadata (`description`, `values`: JSON). Each file's schema metadata also "
+        f"carries the lake's schema version (`{SCHEMA_VERSION_KEY.decode()}`, now "
+        f"{SCHEMA_VERSION}); a new version only adds tables or nullable columns, never removes, "
+        "renames, retypes or changes the nullability of one (each version's columns are in "
+        "`schemas/lake_history.json`):",
         "",
         "```python",
         "import pyarrow.parquet as pq",
         "",
-        'pq.read_schema("data/lake/images/capture_month=2026-01/FILE.parquet")'
-        '.field("status").metadata',
+        'schema = pq.read_schema("data/lake/images/capture_month=2026-01/FILE.parquet")',
+        'schema.field("status").metadata',
+        f'schema.metadata[b"{SCHEMA_VERSION_KEY.decode()}"]',
         "```",
         "",
         "```sh",

@@ -16,6 +16,17 @@ doubles a row. Column descriptions are field metadata (``description``) and trav
 Parquet file; a column with a fixed set of values also carries what each one means (``values``,
 a JSON object), and the table its own description. :mod:`schemas.dictionary` renders all of it
 as ``docs/lake.md``.
+
+Every file also carries the lake's schema version (:data:`SCHEMA_VERSION`, schema metadata key
+``hautflow.schema_version``). It is one number for the whole lake, not one per table: the views
+read several tables together (``image_metrics_wide`` joins images and metrics), so "which lake
+is this" has one answer, and a reader compares two versions' tables in
+``schemas/lake_history.json`` (:mod:`schemas.lake_history`) to see what changed. Versions only
+ever add: a new table, or a new nullable column; no column is removed, renamed, retyped or has
+its nullability changed, and ids and partitions stay. So a reader of version N reads every file
+of a later version, and files of several versions read together (the views use
+``union_by_name``). Descriptions and value meanings are no part of the version: they may be
+reworded freely. Files written before versions began carry none.
 """
 
 from __future__ import annotations
@@ -31,6 +42,12 @@ from schemas.captures import QuarantineReason
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 DESCRIPTION = b"description"
 VALUES = b"values"
+
+SCHEMA_VERSION = 1
+"""The lake's schema version, in every file's schema metadata under :data:`SCHEMA_VERSION_KEY`.
+Bump it with any change to a table's columns (name, type, nullability), ids or partitions, then
+record it: ``python -m schemas.lake_history --record`` (a test fails until both are done)."""
+SCHEMA_VERSION_KEY = b"hautflow.schema_version"
 
 
 def column(
@@ -53,6 +70,13 @@ def field_values(field: pa.Field) -> dict[str, str]:
     """Value -> meaning of a column with a fixed set of values; {} for any other."""
     text = (field.metadata or {}).get(VALUES)
     return dict(json.loads(text)) if text else {}
+
+
+def schema_version_of(schema: pa.Schema) -> int | None:
+    """The lake schema version a file's schema carries (``pq.read_schema(path)``); None for a
+    file written before versions began."""
+    text = (schema.metadata or {}).get(SCHEMA_VERSION_KEY)
+    return int(text) if text else None
 
 
 def _id(name: str, description: str) -> pa.Field:
@@ -92,6 +116,7 @@ def _spec(
         DESCRIPTION: description.encode(),
         b"id_column": id_column.encode(),
         b"partition_by": ",".join(partition_by).encode(),
+        SCHEMA_VERSION_KEY: str(SCHEMA_VERSION).encode(),
     }
     return TableSpec(name, description, id_column, partition_by, pa.schema(fields, metadata))
 
