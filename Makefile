@@ -17,7 +17,7 @@ BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run test setup check lint typecheck pytest bench bench-memory bench-startup clean
+.PHONY: run test setup check lint typecheck pytest bench bench-memory bench-startup bench-lake clean
 
 run: setup
 	$(BIN)/python data/make_sample.py data/sample
@@ -64,6 +64,9 @@ bench-memory: setup
 
 bench-startup: setup
 	$(BIN)/python -m bench.startup --write BENCHMARKS.md
+
+bench-lake: setup
+	$(BIN)/python -m bench.lake_bench --write BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,10 @@
 """DuckDB views over the lake: one per table, plus a wide view and macros.
 
-Each table view reads every Parquet file of its table (``read_parquet`` with hive partitioning
-and ``union_by_name``, so files written before a column was added still read), as they are: the
-lake keeps each id once at rest (:mod:`tasks.lake.store` merges a run's rows into the
-partitions it touched), so a rerun or a backfill never doubles a row and a filter on any column
-reaches the Parquet scan.
+Each table view reads every Parquet file of its table (``read_parquet`` with hive partitioning;
+by name, ``union_by_name``, when files written before a column was added are among them), as
+they are: the lake keeps each id once at rest (:mod:`tasks.lake.store` merges a run's rows into
+the partitions it touched), so a rerun or a backfill never doubles a row, a filter on any
+column reaches the Parquet scan, and a whole-lake question costs what it costs on the raw files.
 
 ``image_metrics_wide`` has one row per image with the face-area main metric of each algorithm
 family as its own column (``redness``, ``acne``, ...), beside subject, session, side and time;
@@ -32,6 +32,9 @@ compare`` shows such images.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
 
 import pyarrow as pa
 
@@ -97,31 +100,43 @@ def file_pattern(table_location: str, spec: TableSpec) -> str:
     return table_location.rstrip("/") + "/*" * len(spec.partition_by) + "/*.parquet"
 
 
-def table_view_sql(spec: TableSpec, table_location: str | None) -> str:
+FileLayout = Literal["mixed", "complete", "uniform"]
+"""What a table's files hold: ``uniform``, every file every column (the same columns); ``complete``,
+the files together every column, some files fewer (written before a column was added); ``mixed``,
+some column in no file yet."""
+
+
+def table_source(spec: TableSpec, table_location: str, *, by_name: bool = True) -> str:
+    """The ``read_parquet`` of every file of a table, as its view reads them; ``by_name`` reads
+    files of different columns together (the union of their columns, missing ones null)."""
+    hive_types = ", ".join(
+        f"'{name}': '{duckdb_type(spec.schema.field(name).type)}'" for name in spec.partition_by
+    )
+    options = "union_by_name = true" if by_name else "union_by_name = false"
+    if spec.partition_by:
+        options += f", hive_partitioning = true, hive_types = {{{hive_types}}}"
+    else:
+        options += ", hive_partitioning = false"
+    return f"read_parquet({quote_literal(file_pattern(table_location, spec))}, {options})"
+
+
+def table_view_sql(spec: TableSpec, table_location: str | None, files: FileLayout = "mixed") -> str:
     """``CREATE VIEW`` of one table; a typed empty view when the table has no files yet.
 
-    The files are read as they are: the lake keeps each id once at rest. The typed empty row
-    set joined by name gives the view every column of the table's schema even when all its
-    files predate a column (those read as null), so queries never depend on the files' age.
+    The files are read as they are: the lake keeps each id once at rest. Files written before a
+    column was added are read by name together with the others (``union_by_name``), and when no
+    file has some column yet the typed empty row set is joined by name, so the view always has
+    every column of the table's schema (read as null) and queries never depend on the files' age.
+    Uniform files are read as a plain scan, which binds from one file's footer (by name too).
     """
     columns = ", ".join(f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in spec.schema)
     typed_empty = f"SELECT {columns} WHERE false"
     if table_location is None:
         return f"CREATE OR REPLACE VIEW {spec.name} AS {typed_empty}"
-    hive_types = ", ".join(
-        f"'{name}': '{duckdb_type(spec.schema.field(name).type)}'" for name in spec.partition_by
-    )
-    options = "union_by_name = true"
-    if spec.partition_by:
-        options += f", hive_partitioning = true, hive_types = {{{hive_types}}}"
-    else:
-        options += ", hive_partitioning = false"
-    source = f"read_parquet({quote_literal(file_pattern(table_location, spec))}, {options})"
+    source = table_source(spec, table_location, by_name=files != "uniform")
     # Identifiers come from schemas.lake, the only literal (the path) is quoted.
-    return (
-        f"CREATE OR REPLACE VIEW {spec.name} AS SELECT * FROM {source} "  # noqa: S608
-        f"UNION ALL BY NAME {typed_empty}"
-    )
+    view = f"CREATE OR REPLACE VIEW {spec.name} AS SELECT * FROM {source}"  # noqa: S608
+    return view if files != "mixed" else f"{view} UNION ALL BY NAME {typed_empty}"
 
 
 def wide_view_sql() -> tuple[str, str]:
@@ -222,42 +237,60 @@ SELECT target_id, sample_id, position, offset_s FROM sample
 # All three methods in one pass, in the emulator's order of operations (fmean: an exact sum
 # divided by the count; Tukey's fences on type-7 quartiles; the least-squares line through the
 # sample read at the target's own time), so that rounding half up gives the API's integers.
+# Join-free and linear in the lake: each image is ranked in its (subject, side) once; a window
+# over each (subject, side, family) gathers the values of the max_size ranks up to the target's
+# (a rank without this family's value still takes its place, as in the sample), the window's
+# days are cut by list_filter, and every figure is computed on the sample's list. (A join of
+# targets, samples and points lets the optimizer cross samples family by family.)
 _SMOOTHING_ALL_SQL = f"""
 CREATE OR REPLACE MACRO smoothing_all(key, window_days := 14, max_size := 10) AS TABLE
-WITH {_PTS_CTE}, {_SAMPLE_CTES}, target AS (
-  SELECT * FROM pts WHERE widget_type = '{SMOOTHABLE_WIDGET}'
-), points AS (
-  SELECT t.image_id, t.algorithm_family, p.value, s.offset_s / 86400.0 AS day
-  FROM target AS t
-  JOIN sample AS s ON s.target_id = t.image_id
-  JOIN pts AS p ON p.image_id = s.sample_id AND p.algorithm_family = t.algorithm_family
+WITH {_PTS_CTE}, ranked AS (
+  SELECT image_id,
+         row_number() OVER (PARTITION BY subject_id, side
+                            ORDER BY taken_s, uploaded_at, image_id) AS rk
+  FROM (SELECT DISTINCT image_id, subject_id, side, taken_s, uploaded_at FROM pts)
+), framed AS (
+  SELECT p.*, list({{'v': p.value, 't': p.taken_s}}) OVER (
+           PARTITION BY p.subject_id, p.side, p.algorithm_family ORDER BY r.rk
+           RANGE BETWEEN max_size - 1 PRECEDING AND CURRENT ROW) AS frame
+  FROM pts AS p JOIN ranked AS r USING (image_id)
+), samples AS (
+  SELECT * EXCLUDE (frame),
+         list_filter(frame, lambda x: x.t >= taken_s - window_days * 86400::BIGINT) AS kept
+  FROM framed WHERE widget_type = '{SMOOTHABLE_WIDGET}'
 ), moments AS (
-  SELECT image_id, algorithm_family, count(*) AS n, fsum(value) / count(*) AS mean_value,
-         fsum(day) / count(*) AS mean_day, quantile_cont(value, [0.25, 0.75]) AS quartiles
-  FROM points GROUP BY image_id, algorithm_family
+  SELECT *, len(kept) AS n,
+         list_aggregate(list_transform(kept, lambda x: x.v), 'fsum') / len(kept) AS mean_value,
+         list_aggregate(list_transform(kept, lambda x: (x.t - taken_s) / 86400.0), 'fsum')
+           / len(kept) AS mean_day,
+         list_aggregate(list_transform(kept, lambda x: x.v), 'quantile_cont', [0.25, 0.75])
+           AS quartiles
+  FROM samples
 ), fences AS (
-  SELECT image_id, algorithm_family, n, mean_value, mean_day,
-         quartiles[1] - 1.5 * (quartiles[2] - quartiles[1]) AS low,
+  SELECT *, quartiles[1] - 1.5 * (quartiles[2] - quartiles[1]) AS low,
          quartiles[2] + 1.5 * (quartiles[2] - quartiles[1]) AS high
   FROM moments
 ), fits AS (
-  SELECT image_id, algorithm_family, any_value(f.n) AS n, any_value(f.mean_value) AS mean_value,
-         fsum(p.value) FILTER (WHERE p.value BETWEEN f.low AND f.high)
-           / count(*) FILTER (WHERE p.value BETWEEN f.low AND f.high) AS trimmed,
-         fsum((p.day - f.mean_day) * (p.day - f.mean_day)) AS spread,
-         fsum((p.day - f.mean_day) * (p.value - f.mean_value)) AS covariation,
-         any_value(f.mean_day) AS mean_day
-  FROM points AS p JOIN fences AS f USING (image_id, algorithm_family)
-  GROUP BY image_id, algorithm_family
+  SELECT *,
+         list_aggregate(list_filter(list_transform(kept, lambda x: x.v),
+                                    lambda v: v BETWEEN low AND high), 'fsum')
+           / len(list_filter(kept, lambda x: x.v BETWEEN low AND high)) AS trimmed,
+         list_aggregate(list_transform(kept, lambda x: ((x.t - taken_s) / 86400.0 - mean_day)
+                                                       * ((x.t - taken_s) / 86400.0 - mean_day)),
+                        'fsum') AS spread,
+         list_aggregate(list_transform(kept, lambda x: ((x.t - taken_s) / 86400.0 - mean_day)
+                                                       * (x.v - mean_value)),
+                        'fsum') AS covariation
+  FROM fences
 )
-SELECT t.image_id, t.subject_id, t.subject_key, t.session_key, t.side, t.captured_at,
-       t.algorithm_family, t.algorithm, t.value, CAST(f.n AS INTEGER) AS sample_size,
-       f.mean_value AS mean, f.trimmed AS mean_without_outliers,
-       CASE WHEN f.n < 2 OR f.spread = 0 THEN f.mean_value
-            ELSE f.mean_value + f.covariation / f.spread * (0.0 - f.mean_day)
+SELECT image_id, subject_id, subject_key, session_key, side, captured_at,
+       algorithm_family, algorithm, value, CAST(n AS INTEGER) AS sample_size,
+       mean_value AS mean, trimmed AS mean_without_outliers,
+       CASE WHEN n < 2 OR spread = 0 THEN mean_value
+            ELSE mean_value + covariation / spread * (0.0 - mean_day)
        END AS linear_approximation,
        CAST(window_days AS INTEGER) AS window_days, CAST(max_size AS INTEGER) AS max_size
-FROM target AS t JOIN fits AS f USING (image_id, algorithm_family)
+FROM fits
 """  # noqa: S608 (our own constants)
 
 _SMOOTHING_SQL = """
@@ -311,7 +344,13 @@ SMOOTHING_MACROS_SQL = (
 ``smoothing_all`` gives the three methods' unrounded values as columns in one pass."""
 
 
-def view_statements(locations: dict[str, str | None]) -> list[str]:
-    """Every statement that sets up the views: table name -> its folder (None when empty)."""
-    statements = [table_view_sql(spec, locations.get(name)) for name, spec in TABLES.items()]
+def view_statements(
+    locations: dict[str, str | None], layouts: Mapping[str, FileLayout] | None = None
+) -> list[str]:
+    """Every statement that sets up the views: table name -> its folder (None when empty), and
+    what its files hold (``mixed`` unless said)."""
+    statements = [
+        table_view_sql(spec, locations.get(name), (layouts or {}).get(name, "mixed"))
+        for name, spec in TABLES.items()
+    ]
     return [*statements, *wide_view_sql(), *MACROS_SQL, *SMOOTHING_MACROS_SQL]

@@ -24,7 +24,15 @@ from fsspec import AbstractFileSystem
 
 from schemas.lake import TableSpec
 
-__all__ = ["MERGE_MEMORY_LIMIT", "ROW_GROUP_ROWS", "TARGET_FILE_BYTES", "Merged", "merge_files"]
+__all__ = [
+    "MERGE_MEMORY_LIMIT",
+    "READ_BATCH_ROWS",
+    "ROW_GROUP_ROWS",
+    "TARGET_FILE_BYTES",
+    "Merged",
+    "merge_files",
+    "write_rolling",
+]
 
 TARGET_FILE_BYTES = 128 * 2**20
 """A merged partition is cut into files of about this size (compressed): within the 64-256 MB
@@ -34,9 +42,14 @@ ROW_GROUP_ROWS = 122_880
 """Rows per Parquet row group (DuckDB's own default): large enough for fast scans, small enough
 for row-group pruning on ``subject_key`` (the files are sorted by it)."""
 
-MERGE_MEMORY_LIMIT = os.environ.get("HAUTFLOW_LAKE_MERGE_MEMORY", "512MB")
-"""DuckDB's memory limit while merging (``HAUTFLOW_LAKE_MERGE_MEMORY``); beyond it the sort
-spills to disk."""
+READ_BATCH_ROWS = ROW_GROUP_ROWS // 4
+"""Rows per batch taken from DuckDB: its reader holds several batches at once, so a quarter of a
+row group keeps that small; the writer joins four into one row group."""
+
+MERGE_MEMORY_LIMIT = os.environ.get("HAUTFLOW_LAKE_MERGE_MEMORY", "256MB")
+"""DuckDB's memory limit while merging (``HAUTFLOW_LAKE_MERGE_MEMORY``); beyond it the grouping
+and the sort spill to disk. The merge's whole peak is about this plus 300 MB (the batches in
+flight and the row group being written)."""
 
 
 @dataclass(frozen=True)
@@ -57,14 +70,26 @@ def sort_columns(spec: TableSpec) -> list[str]:
     return [name for name in wanted if name in names]
 
 
+_SOURCE = (
+    "read_parquet($files, union_by_name = true, filename = true, file_row_number = true, "
+    "hive_partitioning = false)"
+)
+
+
 def _query(spec: TableSpec) -> str:
+    """The kept rows, sorted. The newest row of each id is found first on a narrow scan (id,
+    time, file, row number), then the wide rows are read once more and kept by file and row
+    number: a window over the whole wide rows would hold them in memory, where a grouping of
+    narrow keys and a sort both spill to disk within the memory limit."""
     order = ", ".join(f'"{name}"' for name in sort_columns(spec))
     # Identifiers come from schemas.lake; the file list is a bound parameter.
     return (
-        "SELECT * EXCLUDE (filename) FROM read_parquet($files, union_by_name = true, "  # noqa: S608
-        "filename = true, hive_partitioning = false) "
-        f'QUALIFY row_number() OVER (PARTITION BY "{spec.id_column}" '
-        "ORDER BY written_at DESC NULLS LAST, filename DESC) = 1 "
+        "WITH newest AS ("  # noqa: S608
+        "SELECT arg_max(struct_pack(f := filename, r := file_row_number), "
+        "struct_pack(w := coalesce(written_at, TIMESTAMPTZ '-infinity'), f := filename)) AS row "
+        f'FROM {_SOURCE} GROUP BY "{spec.id_column}") '
+        f"SELECT * EXCLUDE (filename, file_row_number) FROM {_SOURCE} AS s "
+        "SEMI JOIN newest ON newest.row.f = s.filename AND newest.row.r = s.file_row_number "
         f"ORDER BY {order}"
     )
 
@@ -106,35 +131,48 @@ def merge_files(
                 params={"files": list(sources)},
             ).fetchall()
             reader = con.sql(_query(spec), params={"files": list(sources)}).to_arrow_reader(
-                ROW_GROUP_ROWS
+                READ_BATCH_ROWS
             )
-            rows_out, files_out = _write_rolling(reader, spec.file_schema, open_target)
+            rows_out, files_out = write_rolling(reader, spec.file_schema, open_target)
         finally:
             con.close()
     return Merged(int(rows_in), rows_out, files_out)
 
 
-def _write_rolling(
+def write_rolling(
     reader: pa.RecordBatchReader, schema: pa.Schema, open_target: Callable[[int], IO[bytes]]
 ) -> tuple[int, int]:
-    """Write the reader's batches as row groups, starting a new file past the target size."""
+    """Write the reader's batches in row groups of :data:`ROW_GROUP_ROWS`, starting a new file
+    past the target size."""
     rows = files = 0
     target: IO[bytes] | None = None
     writer: pq.ParquetWriter | None = None
+    pending: list[pa.Table] = []
+
+    def write_pending() -> None:
+        nonlocal target, writer, files
+        if not pending:
+            return
+        if writer is None:
+            target = open_target(files)
+            writer = pq.ParquetWriter(target, schema, compression="zstd")
+            files += 1
+        writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+        pending.clear()
+        if target is not None and target.tell() >= TARGET_FILE_BYTES:
+            writer.close()
+            target.close()
+            writer = target = None
+
     try:
         for batch in reader:
             if batch.num_rows == 0:
                 continue
-            if writer is None:
-                target = open_target(files)
-                writer = pq.ParquetWriter(target, schema, compression="zstd")
-                files += 1
-            writer.write_table(conform_batch(batch, schema), row_group_size=ROW_GROUP_ROWS)
+            pending.append(conform_batch(batch, schema))
             rows += batch.num_rows
-            if target is not None and target.tell() >= TARGET_FILE_BYTES:
-                writer.close()
-                target.close()
-                writer = target = None
+            if sum(table.num_rows for table in pending) >= ROW_GROUP_ROWS:
+                write_pending()
+        write_pending()
         if writer is None and files == 0:  # no rows: one empty file keeps the partition's schema
             target = open_target(0)
             writer = pq.ParquetWriter(target, schema, compression="zstd")

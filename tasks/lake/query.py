@@ -26,8 +26,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from schemas.lake import TABLES
-from schemas.views import FACE_FAMILIES, WIDE_VIEW, quote_literal, view_statements
+from schemas.lake import TABLES, TableSpec
+from schemas.views import (
+    FACE_FAMILIES,
+    WIDE_VIEW,
+    FileLayout,
+    file_pattern,
+    quote_literal,
+    view_statements,
+)
 from tasks.lake.store import Lake
 
 __all__ = [
@@ -52,8 +59,27 @@ def install_views(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
         con.register_filesystem(lake.fs)
     con.execute("SET TimeZone = 'UTC'")
     locations = {name: lake.location(name) if lake.files(name) else None for name in TABLES}
-    for statement in view_statements(locations):
+    layouts = {
+        name: file_layout(con, TABLES[name], location)
+        for name, location in locations.items()
+        if location is not None
+    }
+    for statement in view_statements(locations, layouts):
         con.execute(statement)
+
+
+def file_layout(con: duckdb.DuckDBPyConnection, spec: TableSpec, location: str) -> FileLayout:
+    """What a table's files hold (:data:`schemas.views.FileLayout`), from their footers."""
+    glob = quote_literal(file_pattern(location, spec))
+    found: dict[str, set[str]] = {}
+    for file_name, name in con.execute(
+        f"SELECT file_name, name FROM parquet_schema({glob}) WHERE num_children IS NULL"  # noqa: S608
+    ).fetchall():
+        found.setdefault(file_name, set()).add(name)
+    wanted = set(spec.file_schema.names)
+    if all(columns == wanted for columns in found.values()):
+        return "uniform"
+    return "complete" if wanted <= set().union(*found.values()) else "mixed"
 
 
 def connect(

@@ -180,3 +180,53 @@ def test_explicit_types_survive_to_the_view(lake_url: str) -> None:
     assert types["feature_count"] == "INTEGER"
     table = con.sql("SELECT * FROM results LIMIT 1").to_arrow_table()
     assert table.schema.field("is_ok").type == pa.bool_()
+
+
+def test_files_that_predate_a_column_still_give_the_view_every_column(
+    lake_url: str, tmp_path: Path
+) -> None:
+    # The same lake as an older hautflow would have left it: every metrics file without
+    # value_text (no file has the column yet), one results file without error (the others
+    # have it), the images files as they are.
+    old = tmp_path / "lake"
+    result_files = sorted(Path(lake_url, "results").rglob("*.parquet"))
+    assert len(result_files) >= 2
+    for table in ("images", "metrics", "results"):
+        for path in Path(lake_url, table).rglob("*.parquet"):
+            target = old / path.relative_to(lake_url)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            data = pq.read_table(path, partitioning=None)
+            if table == "metrics":
+                data = data.drop_columns(["value_text"])
+            if path == result_files[0]:
+                data = data.drop_columns(["error"])
+            pq.write_table(data, target)
+
+    con = connect(str(old))
+    try:
+        views = dict(
+            con.execute(
+                "SELECT view_name, sql FROM duckdb_views() "
+                "WHERE view_name IN ('images', 'metrics', 'results')"
+            ).fetchall()
+        )
+        new = connect(lake_url)
+        try:
+            for table in ("images", "metrics", "results"):
+                assert sorted(con.table(table).columns) == sorted(new.table(table).columns)
+                id_column = TABLES[table].id_column
+                counts = f"SELECT count(*), count(DISTINCT {id_column}) FROM {table}"  # noqa: S608
+                assert con.execute(counts).fetchall() == new.execute(counts).fetchall(), table
+        finally:
+            new.close()
+        assert con.execute("SELECT count(value_text) FROM metrics").fetchall() == [(0,)]
+    finally:
+        con.close()
+    # No file has the column: joined by name with the typed empty rows.
+    assert "UNION ALL BY NAME" in views["metrics"]
+    # Some files lack it: read by name, no typed empty rows needed.
+    assert "union_by_name = true" in views["results"]
+    assert "UNION ALL BY NAME" not in views["results"]
+    # Every file the same: the plain scan, whose count(*) comes from the footers.
+    assert "union_by_name = false" in views["images"]
+    assert "UNION ALL BY NAME" not in views["images"]
