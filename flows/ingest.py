@@ -325,6 +325,8 @@ async def _upload_and_write(
         credentials_block=options.credentials_block,
         requests_per_second=options.requests_per_second,
         max_concurrency=options.requests_in_flight,
+        # A PostgreSQL ledger may be shared by several runs and workers: so is the API's rate.
+        shared_budget=ledger.engine if ledger.engine.dialect.name == "postgresql" else None,
     ) as connection:
         if connection.embedded_emulator:
             get_run_logger().info(

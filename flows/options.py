@@ -194,7 +194,10 @@ class IngestOptions(LedgerOptions):
     chunk_size: int = Field(50, ge=1, description="Captures per upload task")
     concurrency: int = Field(8, ge=1, description="Captures uploaded at once per chunk")
     requests_per_second: float | None = Field(
-        None, gt=0, description="The client's request rate (None: HAUT_REQUESTS_PER_SECOND, 10)"
+        None,
+        gt=0,
+        description="The client's request rate (None: HAUT_REQUESTS_PER_SECOND, 10); on a "
+        "PostgreSQL ledger a budget shared by every process using it",
     )
     # Not a connection-pool size: it becomes the client's Throttle.max_concurrency.
     requests_in_flight: int | None = Field(

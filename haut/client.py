@@ -38,6 +38,7 @@ from haut.notifications import (
     cookie_headers,
     websocket_url,
 )
+from haut.ratelimit import RequestBudget
 from haut.redaction import register_secret
 from haut.retry import RetryPolicy, Sleep
 from haut.session import ApiSession, TokenPlacement
@@ -68,6 +69,7 @@ class HautClient(CaptureCalls):
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrency: int = 8,
         requests_per_second: float | None = 10.0,
+        budget: RequestBudget | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         sleep: Sleep = asyncio.sleep,
@@ -88,6 +90,7 @@ class HautClient(CaptureCalls):
             timeout=timeout,
             max_concurrency=max_concurrency,
             requests_per_second=requests_per_second,
+            budget=budget,
             retry=retry or RetryPolicy(),
             sleep=sleep,
             clock=clock,

@@ -27,7 +27,7 @@ from haut.errors import (
     in_doubt,
 )
 from haut.paths import EMULATOR_HEADER, LOGIN_PATHS
-from haut.ratelimit import Throttle
+from haut.ratelimit import RequestBudget, Throttle
 from haut.redaction import get_logger, install_log_redaction
 from haut.retry import RetryPolicy, Sleep, call_with_retries
 from schemas.api import page_items
@@ -58,6 +58,7 @@ class ApiSession:
         timeout: float,
         max_concurrency: int,
         requests_per_second: float | None,
+        budget: RequestBudget | None = None,
         retry: RetryPolicy,
         sleep: Sleep,
         clock: Callable[[], float],
@@ -70,7 +71,7 @@ class ApiSession:
         self.retry = retry
         self._sleep = sleep
         self._rng = rng or random.Random()
-        self.throttle = Throttle(max_concurrency, requests_per_second)
+        self.throttle = Throttle(max_concurrency, requests_per_second, budget)
         self._http = httpx.AsyncClient(base_url=self.base_url, transport=transport, timeout=timeout)
         self.emulated: bool | None = None
         """Whether the service said it is an emulator (None until it first answered)."""

@@ -101,7 +101,7 @@ def ingest(
         float | None,
         typer.Option(
             help="The client's request rate to the API (default: HAUT_REQUESTS_PER_SECOND, "
-            "else 10)."
+            "else 10). On a PostgreSQL ledger, a budget shared by every run and worker using it."
         ),
     ] = None,
     requests_in_flight: Annotated[

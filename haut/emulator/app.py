@@ -68,20 +68,25 @@ class SettleMiddleware:
 
 class EmulatorHeaderMiddleware:
     """Every HTTP answer says it comes from an emulator (:data:`haut.paths.EMULATOR_HEADER`),
-    so a client pointed here by URL still knows it is not talking to the real service."""
+    so a client pointed here by URL still knows it is not talking to the real service; and each
+    answer to the API (not ``/_emulator/``) is counted by status, for ``/_emulator/requests``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, state: EmulatorState) -> None:
         self.app = app
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        counted = not scope["path"].startswith("/_emulator/")
 
         async def send_marked(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", []), (_EMULATOR_HEADER, b"hautflow")]
                 message = {**message, "headers": headers}
+                if counted:
+                    self.state.answers_by_status[int(message["status"])] += 1
             await send(message)
 
         await self.app(scope, receive, send_marked)
@@ -141,6 +146,6 @@ def create_app(config: EmulatorConfig | None = None) -> FastAPI:
     app.add_middleware(SettleMiddleware, state=state)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_middleware(FaultMiddleware, injector=state.faults)
-    app.add_middleware(EmulatorHeaderMiddleware)
+    app.add_middleware(EmulatorHeaderMiddleware, state=state)
     hide_injected_drops_from_server_log()
     return app

@@ -17,7 +17,8 @@ router = APIRouter(prefix="/_emulator")
 @router.get("/stats")
 async def stats(request: Request) -> dict[str, Any]:
     """Counts of every resource, and how often each photo (by sha256) was uploaded."""
-    store = state_of(request).store
+    state = state_of(request)
+    store = state.store
     images = store.all("images")
     counts = {table: store.count(table) for table in ("datasets", "subjects", "batches", "images")}
     return {
@@ -28,7 +29,19 @@ async def stats(request: Request) -> dict[str, Any]:
         "images_complete": sum(1 for image in images if image.get("complete")),
         "pending_jobs": int(store.execute("SELECT COUNT(*) FROM jobs")[0][0]),
         "uploads_by_sha256": store.uploads(),
-        "websocket_listeners": state_of(request).hub.listeners,
+        "websocket_listeners": state.hub.listeners,
+    }
+
+
+@router.get("/requests")
+async def requests_answered(request: Request) -> dict[str, Any]:
+    """The API requests answered since the emulator started (``/_emulator/`` ones not counted):
+    in all, throttled (429, the rate limit's or an injected fault's), and by status."""
+    by_status = state_of(request).answers_by_status
+    return {
+        "requests": sum(by_status.values()),
+        "throttled": by_status[429],
+        "by_status": {str(status): n for status, n in sorted(by_status.items())},
     }
 
 

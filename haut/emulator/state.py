@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,9 @@ class EmulatorState:
     outcomes: dict[tuple[Any, ...], tuple[bool, dict[str, Any]]] = field(default_factory=dict)
     answers: AnswerCache = field(default_factory=AnswerCache)  # ready /results/ and /aux/
     last_sweep: float = 0.0
+    answers_by_status: Counter[int] = field(default_factory=Counter)
+    """HTTP answers to the API (not /_emulator/) since the emulator started, by status
+    (``/_emulator/requests``)."""
     webhooks: WebhookDispatcher = field(init=False)
 
     def __post_init__(self) -> None:

@@ -15,9 +15,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from haut.client import HautClient
 from haut.emulator.config import EmulatorConfig
 from haut.emulator.server import EmulatorServer
+from tasks.service.budget import SharedRequestBudget
 from tasks.service.settings import ConfigurationError, HautSettings
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,7 @@ async def connect(
     requests_per_second: float | None = None,
     max_concurrency: int | None = None,
     allow_emulator: bool = False,
+    shared_budget: Engine | None = None,
 ) -> AsyncIterator[Connection]:
     """Yield a client for ``api_url``, the settings' service, or an embedded emulator.
 
@@ -88,7 +92,9 @@ async def connect(
     ``max_concurrency`` override the settings' client limits (None: the settings' value).
     ``allow_emulator`` True lets it start the embedded emulator when neither a URL nor
     credentials say where the service is; otherwise that is a :class:`ConfigurationError`
-    naming the fix (see :func:`require_service`).
+    naming the fix (see :func:`require_service`). ``shared_budget``, a PostgreSQL engine (the
+    ledger's), makes the requests per second a budget shared with every process that uses the
+    same database and service (:class:`~tasks.service.budget.SharedRequestBudget`).
     """
     settings = await (settings or HautSettings()).with_credentials_block(credentials_block)
     url = (api_url or "").rstrip("/") or settings.service_url()
@@ -103,11 +109,16 @@ async def connect(
         server = EmulatorServer(config).start()
         url = server.url
         log.info("no Haut.AI credentials configured: using the embedded emulator at %s", url)
+    rate = requests_per_second or settings.requests_per_second
+    budget = (
+        SharedRequestBudget(shared_budget, rate, name=url) if shared_budget is not None else None
+    )
     client = HautClient(
         url,
         settings.credentials_or_emulator_user(),
-        requests_per_second=requests_per_second or settings.requests_per_second,
+        requests_per_second=rate,
         max_concurrency=max_concurrency or settings.max_concurrency,
+        budget=budget,
     )
     try:
         async with client:
