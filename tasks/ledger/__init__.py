@@ -4,8 +4,9 @@ It is what makes uploading exactly once: each create is recorded with its reconc
 the call and with the API's id after it, so a run killed at any moment leaves rows saying what
 may be in doubt. :class:`Ledger` is the store (:mod:`~tasks.ledger.ledger`, on SQLAlchemy Core,
 SQLite by default); its tables and states are in :mod:`~tasks.ledger.tables`, the records it
-returns in :mod:`~tasks.ledger.records`, run locking in :mod:`~tasks.ledger.lock`, and the
-takeover of a refused session's batch in :mod:`~tasks.ledger.takeover`.
+returns in :mod:`~tasks.ledger.records`, run locking in :mod:`~tasks.ledger.lock`, claims of
+subjects by runs sharing a PostgreSQL ledger in :mod:`~tasks.ledger.claims`, and the takeover
+of a refused session's batch in :mod:`~tasks.ledger.takeover`.
 """
 
 from tasks.ledger.ledger import (

@@ -117,6 +117,19 @@ runs = Table(
     Column("started_at", UtcDateTime, nullable=False, default=utc_now),
 )
 
+claims = Table(
+    "ledger_claims",
+    metadata,
+    # Which run works on which subject, on a ledger that several runs share (PostgreSQL):
+    # held until expires_at, renewed while the run lives, taken over once it lapsed
+    # (tasks.ledger.claims).
+    Column("dataset_name", String(255), primary_key=True),
+    Column("subject_key", String(255), primary_key=True),
+    Column("run_id", String(64), nullable=False, index=True),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
 datasets = Table(
     "ledger_datasets",
     metadata,
@@ -218,11 +231,16 @@ def _record_runs(connection: Connection) -> None:
     runs.create(connection, checkfirst=True)
 
 
+def _record_claims(connection: Connection) -> None:
+    claims.create(connection, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         2, "index images by sha256: a photo met again is found at once", _index_images_by_content
     ),
     Migration(3, "runs holding the run lock: a killed run is known as such", _record_runs),
+    Migration(4, "claims: which run works on which subject, on a shared ledger", _record_claims),
 )
 """Steps after version 1, oldest first (e.g. ``conn.execute(text("ALTER TABLE ..."))``)."""
 

@@ -207,20 +207,22 @@ def test_recording_an_image_again_never_undoes_its_upload(any_ledger: Ledger) ->
 
 
 def test_a_version_1_ledger_is_brought_forward_with_its_records(any_ledger: Ledger) -> None:
-    """A ledger made before photos were looked up by content: reopened, it gets the index and
-    the runs table, keeps its records, and finds a photo by its sha256."""
+    """A ledger made before photos were looked up by content: reopened, it gets the index, the
+    runs and claims tables, keeps its records, and finds a photo by its sha256."""
     capture = fake_capture("alice", "s1")
     record_uploaded_capture(any_ledger, "alice", "s1", "batch-1")
     with any_ledger.engine.begin() as connection:
         connection.execute(text("DROP INDEX ix_ledger_images_sha256"))
         connection.execute(text("DROP TABLE ledger_runs"))
+        connection.execute(text("DROP TABLE ledger_claims"))
         connection.execute(schema_versions.delete())
         connection.execute(schema_versions.insert().values(version=1))
     reopened = Ledger(any_ledger.url)
-    assert reopened.schema_version == SCHEMA_VERSION == 3
+    assert reopened.schema_version == SCHEMA_VERSION == 4
     with reopened.engine.connect() as connection:
         versions = connection.execute(text("SELECT version FROM ledger_schema_versions"))
-        assert sorted(v for (v,) in versions) == [1, 2, 3]
+        assert sorted(v for (v,) in versions) == [1, 2, 3, 4]
+    assert "ledger_claims" in inspect(reopened.engine).get_table_names()
     indexes = {i["name"] for i in inspect(reopened.engine).get_indexes("ledger_images")}
     assert "ix_ledger_images_sha256" in indexes
     with reopened.run_lock("after-the-upgrade"):
