@@ -252,12 +252,12 @@ WITH {_PTS_CTE}, ranked AS (
 ), framed AS (
   SELECT p.*, list({{'v': p.value, 't': p.taken_s}}) OVER (
            PARTITION BY p.subject_id, p.side, p.algorithm_family ORDER BY r.rk
-           RANGE BETWEEN max_size - 1 PRECEDING AND CURRENT ROW) AS frame
+           RANGE BETWEEN greatest(max_size, 1) - 1 PRECEDING AND CURRENT ROW) AS frame
   FROM pts AS p JOIN ranked AS r USING (image_id)
 ), samples AS (
   SELECT * EXCLUDE (frame),
          list_filter(frame, lambda x: x.t >= taken_s - window_days * 86400::BIGINT) AS kept
-  FROM framed WHERE widget_type = '{SMOOTHABLE_WIDGET}'
+  FROM framed WHERE widget_type = '{SMOOTHABLE_WIDGET}' AND max_size >= 1  -- none: no sample
 ), moments AS (
   SELECT *, len(kept) AS n,
          list_aggregate(list_transform(kept, lambda x: x.v), 'fsum') / len(kept) AS mean_value,

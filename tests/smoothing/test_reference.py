@@ -156,3 +156,12 @@ def test_the_macros_agree_with_a_brute_force_reference(
     sizes = [n for *_, n in expected.values()]
     assert max(sizes) == max_size or window_days < 14
     assert min(sizes) == 1
+
+
+def test_a_sample_of_no_images_smooths_nothing(
+    lake: tuple[duckdb.DuckDBPyConnection, list[Point]],
+) -> None:
+    # The API refuses sample_max_size < 1 and so do the commands; the macro, called by hand,
+    # has no sample to take: no rows, rather than DuckDB's "Invalid RANGE PRECEDING value".
+    con, _ = lake
+    assert con.execute("SELECT count(*) FROM smoothing_all(NULL, 14, 0)").fetchall() == [(0,)]
