@@ -212,12 +212,15 @@ _PTS_CTE = f"""pts AS MATERIALIZED (FROM {SMOOTHING_POINTS}_of(key))"""
 # newest first, at most max_size in all. Linear in the images: each point is ranked in its
 # (subject, side) once, and a target looks back at most max_size ranks by an equi-join on the
 # rank (a self-join on time ranges would pair every two images of a window).
-_SAMPLE_CTES = """scored AS MATERIALIZED (
+# Each image's rank in its (subject, side), oldest first: the order samples are taken in.
+_SCORED_CTE = """scored AS MATERIALIZED (
   SELECT image_id, subject_id, side, taken_s,
          row_number() OVER (PARTITION BY subject_id, side
                             ORDER BY taken_s, uploaded_at, image_id) AS rk
   FROM (SELECT DISTINCT image_id, subject_id, side, taken_s, uploaded_at FROM pts)
-), looks AS (
+)"""
+
+_SAMPLE_CTES = f"""{_SCORED_CTE}, looks AS (
   SELECT image_id, subject_id, side, taken_s, rk, unnest(range(least(max_size, rk))) AS back
   FROM scored
 ), sample AS (
@@ -226,7 +229,7 @@ _SAMPLE_CTES = """scored AS MATERIALIZED (
   FROM looks AS l
   JOIN scored AS s ON s.subject_id = l.subject_id AND s.side = l.side AND s.rk = l.rk - l.back
   WHERE s.taken_s >= l.taken_s - window_days * 86400::BIGINT
-)"""
+)"""  # noqa: S608 (our own constants)
 
 _SAMPLE_SQL = f"""
 CREATE OR REPLACE MACRO smoothing_sample(key, window_days := 14, max_size := 10) AS TABLE
@@ -244,16 +247,11 @@ SELECT target_id, sample_id, position, offset_s FROM sample
 # targets, samples and points lets the optimizer cross samples family by family.)
 _SMOOTHING_ALL_SQL = f"""
 CREATE OR REPLACE MACRO smoothing_all(key, window_days := 14, max_size := 10) AS TABLE
-WITH {_PTS_CTE}, ranked AS (
-  SELECT image_id,
-         row_number() OVER (PARTITION BY subject_id, side
-                            ORDER BY taken_s, uploaded_at, image_id) AS rk
-  FROM (SELECT DISTINCT image_id, subject_id, side, taken_s, uploaded_at FROM pts)
-), framed AS (
+WITH {_PTS_CTE}, {_SCORED_CTE}, framed AS (
   SELECT p.*, list({{'v': p.value, 't': p.taken_s}}) OVER (
            PARTITION BY p.subject_id, p.side, p.algorithm_family ORDER BY r.rk
            RANGE BETWEEN greatest(max_size, 1) - 1 PRECEDING AND CURRENT ROW) AS frame
-  FROM pts AS p JOIN ranked AS r USING (image_id)
+  FROM pts AS p JOIN scored AS r USING (image_id)
 ), samples AS (
   SELECT * EXCLUDE (frame),
          list_filter(frame, lambda x: x.t >= taken_s - window_days * 86400::BIGINT) AS kept

@@ -148,9 +148,10 @@ def write_rolling(
     target: IO[bytes] | None = None
     writer: pq.ParquetWriter | None = None
     pending: list[pa.Table] = []
+    pending_rows = 0
 
     def write_pending() -> None:
-        nonlocal target, writer, files
+        nonlocal target, writer, files, pending_rows
         if not pending:
             return
         if writer is None:
@@ -159,6 +160,7 @@ def write_rolling(
             files += 1
         writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         pending.clear()
+        pending_rows = 0
         if target is not None and target.tell() >= TARGET_FILE_BYTES:
             writer.close()
             target.close()
@@ -169,8 +171,9 @@ def write_rolling(
             if batch.num_rows == 0:
                 continue
             pending.append(conform_batch(batch, schema))
+            pending_rows += batch.num_rows
             rows += batch.num_rows
-            if sum(table.num_rows for table in pending) >= ROW_GROUP_ROWS:
+            if pending_rows >= ROW_GROUP_ROWS:
                 write_pending()
         write_pending()
         if writer is None and files == 0:  # no rows: one empty file keeps the partition's schema

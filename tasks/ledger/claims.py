@@ -28,7 +28,7 @@ from collections.abc import Collection, Iterable
 from datetime import timedelta
 from types import TracebackType
 
-from sqlalchemy import Engine, and_, func, literal_column, or_, select
+from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 import tasks.ledger.tables as t
@@ -105,7 +105,7 @@ def claimed_by_others(
     """The subjects of ``subject_keys`` that live runs other than ``run_id`` hold: key -> run."""
     keys = sorted(set(subject_keys))
     found: dict[str, str] = {}
-    live = t.claims.c.expires_at >= literal_column("now()")
+    live = t.claims.c.expires_at >= func.now()
     with engine.connect() as connection:
         for start in range(0, len(keys), _CHUNK):
             rows = connection.execute(

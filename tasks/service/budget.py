@@ -62,8 +62,6 @@ class SharedRequestBudget:
     name: str = "haut-api"
     reservations: int = field(default=0, init=False)
     """Requests this process started through the budget."""
-    waited_seconds: float = field(default=0.0, init=False)
-    """How long this process's requests waited for their slots, in all."""
 
     def __post_init__(self) -> None:
         if self.requests_per_second <= 0:
@@ -92,6 +90,5 @@ class SharedRequestBudget:
     async def acquire(self) -> None:
         wait = await asyncio.to_thread(self._reserve)
         self.reservations += 1
-        self.waited_seconds += wait
         if wait > 0:
             await asyncio.sleep(wait)
